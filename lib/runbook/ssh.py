@@ -44,12 +44,12 @@ from .target import DEFAULT_COMMAND_TIMEOUT, CommandResult, TargetFiles, shell_l
 
 # Flow control: paramiko's 2 MiB window stalls a fast sender on every round trip;
 # 32 MiB keeps a bulk transfer streaming. Bigger packets mean fewer Python iterations.
-WINDOW_SIZE = 32 * 1024 * 1024
+WINDOW_SIZE = 8 * 1024 * 1024
 MAX_PACKET_SIZE = 256 * 1024
 # SFTP: OpenSSH's sftp-server answers reads of up to 256 KiB minus a header (its
 # limits@openssh.com); paramiko asks for 32 KiB by default, which caps throughput.
 SFTP_READ_SIZE = 255 * 1024
-SFTP_PREFETCH_REQUESTS = 64  # outstanding reads: 64 x 255 KiB in flight
+SFTP_PREFETCH_REQUESTS = None
 # When a command times out its process group is killed: TERM, then KILL after this grace.
 KILL_GRACE = 1.0
 _PID_MARK = "__runbook_pid__="
@@ -437,7 +437,8 @@ class SSHTarget(TargetFiles):
                 src.prefetch(size, max_concurrent_requests=SFTP_PREFETCH_REQUESTS)
                 got = 0
                 while True:
-                    chunk = src.read(4 * 1024 * 1024)
+                    # One request's worth per read: bigger reads make paramiko concatenate bytes.
+                    chunk = src.read(SFTP_READ_SIZE)
                     if not chunk:
                         break
                     digest.update(chunk)  # hash while writing: no second pass over a big file

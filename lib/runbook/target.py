@@ -17,11 +17,12 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 from .errors import CommandFailed, CommandTimeout, TargetError
 
@@ -83,6 +84,10 @@ class Target(Protocol):
     def fetch(self, path: str, local_path: Path) -> Path: ...
 
     def put(self, local_path: Path, path: str) -> None: ...
+
+    def connect(self, host: str, port: int, timeout: float) -> Any:
+        """A TCP connection opened *from the host* (socket-like: sendall, recv, close)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -180,6 +185,14 @@ class LocalTarget(TargetFiles):
     def put(self, local_path: Path, path: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(local_path, path)
+
+    def connect(self, host: str, port: int, timeout: float):
+        try:
+            sock = socket.create_connection((host, port), timeout=timeout)
+        except OSError as exc:
+            raise TargetError(f"cannot connect to {host}:{port} from the host: {exc.strerror or exc}.") from exc
+        sock.settimeout(timeout)
+        return sock
 
     def close(self) -> None:
         pass

@@ -27,7 +27,12 @@ class UltraZendSMTPServer {
       onConnect: (session, cb) => {
         this.security
           .checkConnection(session.remoteAddress)
-          .then((r) => (r.allowed ? cb() : cb(new Error(`554 connection refused: ${r.reason}`))))
+          .then((r) => {
+            if (r.allowed) return cb();
+            const e = new Error(`Connection refused: ${r.reason}`);
+            e.responseCode = 554;
+            return cb(e);
+          })
           .catch(() => cb()); // a broken DB must not block the SMTP greeting
       },
       onAuth: (auth, session, cb) => cb(null, { user: auth.username }),
@@ -46,7 +51,9 @@ class UltraZendSMTPServer {
             .then((id) => cb(null, `Message queued as ${id}`))
             .catch((err) => {
               logger.error('cannot store email', { error: err.message });
-              cb(new Error('451 temporary failure, try again later'));
+              const e = new Error('Temporary failure, try again later');
+              e.responseCode = 451;
+              cb(e);
             });
         });
       },

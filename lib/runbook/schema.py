@@ -1,0 +1,191 @@
+"""Schema snapshots of a fetched SQLite file, their diff, and the expected-schema check.
+
+Everything here reads a *local copy* of the database through SQLAlchemy in
+read-only mode: no load on production, no way to change it by mistake.
+Counts use ``count(*)``; no table is loaded into memory whole.
+
+Example
+-------
+>>> import sqlite3, tempfile, os
+>>> p = os.path.join(tempfile.mkdtemp(), "a.sqlite")
+>>> con = sqlite3.connect(p); _ = con.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email_verified BOOLEAN)"); con.close()
+>>> verified_column_case(snapshot(p))
+'email_verified only'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from sqlalchemy import create_engine, inspect, text
+
+COLUMN_CASES = {
+    (True, False): "email_verified only",  # seed case 1: rename
+    (False, False): "neither column",  # seed case 2: create is_verified
+    (True, True): "both columns",  # seed case 3: merge, then drop email_verified
+    (False, True): "is_verified only",  # seed case 4: correct
+}
+
+
+def readonly_engine(path: str | Path):
+    """A SQLAlchemy engine that cannot write to ``path``."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        from .errors import InputError
+
+        raise InputError(f"the database file {path} does not exist.")
+    return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+
+
+def snapshot(path: str | Path) -> dict:
+    """Tables (columns, indexes, foreign keys), triggers and views of a database file."""
+    engine = readonly_engine(path)
+    insp = inspect(engine)
+    out: dict = {"tables": {}, "triggers": {}, "views": {}}
+    for table in sorted(insp.get_table_names()):
+        cols = []
+        for c in insp.get_columns(table):
+            cols.append({"name": c["name"], "type": str(c["type"]), "nullable": bool(c["nullable"]),
+                         "default": None if c.get("default") is None else str(c["default"]),
+                         "primary_key": bool(c.get("primary_key"))})
+        idx = [{"name": i["name"], "columns": list(i["column_names"]), "unique": bool(i["unique"])}
+               for i in insp.get_indexes(table)]
+        fks = [{"columns": fk["constrained_columns"], "references": f"{fk['referred_table']}({', '.join(fk['referred_columns'])})"}
+               for fk in insp.get_foreign_keys(table)]
+        out["tables"][table] = {"columns": cols, "indexes": idx, "foreign_keys": fks}
+    with engine.connect() as con:
+        for kind in ("trigger", "view"):
+            for name, sql in con.execute(text("SELECT name, sql FROM sqlite_master WHERE type = :k ORDER BY name"), {"k": kind}):
+                out[f"{kind}s"][name] = sql
+    engine.dispose()
+    return out
+
+
+def columns_of(snap: dict, table: str) -> list[str]:
+    return [c["name"] for c in snap["tables"].get(table, {}).get("columns", [])]
+
+
+def verified_column_case(snap: dict, legacy: str = "email_verified", wanted: str = "is_verified") -> str:
+    """Which of the seed's four cases holds for ``users``."""
+    cols = set(columns_of(snap, "users"))
+    return COLUMN_CASES[(legacy in cols, wanted in cols)]
+
+
+def row_counts(path: str | Path) -> dict[str, int]:
+    """``count(*)`` of every table of a database file."""
+    engine = readonly_engine(path)
+    with engine.connect() as con:
+        names = [r[0] for r in con.execute(text(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name"))]
+        counts = {n: int(con.execute(text(f'SELECT count(*) FROM "{n}"')).scalar()) for n in names}
+    engine.dispose()
+    return counts
+
+
+def query(path: str | Path, sql: str, **params) -> list[dict]:
+    """Rows of one read-only query on a database file."""
+    engine = readonly_engine(path)
+    with engine.connect() as con:
+        rows = [dict(r._mapping) for r in con.execute(text(sql), params)]
+    engine.dispose()
+    return rows
+
+
+def diff(before: dict, after: dict) -> pd.DataFrame:
+    """Tables, columns (type, null, default), indexes, foreign keys, triggers and views that changed."""
+    rows: list[dict] = []
+
+    def add(kind, name, change, old="", new=""):
+        rows.append({"object": kind, "name": name, "change": change, "before": old, "after": new})
+
+    bt, at = before["tables"], after["tables"]
+    for t in sorted(set(bt) - set(at)):
+        add("table", t, "removed", f"{len(bt[t]['columns'])} columns")
+    for t in sorted(set(at) - set(bt)):
+        add("table", t, "added", "", f"{len(at[t]['columns'])} columns")
+    for t in sorted(set(bt) & set(at)):
+        bc = {c["name"]: c for c in bt[t]["columns"]}
+        ac = {c["name"]: c for c in at[t]["columns"]}
+        for c in bc.keys() - ac.keys():
+            add("column", f"{t}.{c}", "removed", _col(bc[c]))
+        for c in ac.keys() - bc.keys():
+            add("column", f"{t}.{c}", "added", "", _col(ac[c]))
+        for c in sorted(bc.keys() & ac.keys()):
+            if _col(bc[c]) != _col(ac[c]):
+                add("column", f"{t}.{c}", "changed", _col(bc[c]), _col(ac[c]))
+        for kind in ("indexes", "foreign_keys"):
+            bi = {_key(i): i for i in bt[t][kind]}
+            ai = {_key(i): i for i in at[t][kind]}
+            label = "index" if kind == "indexes" else "foreign key"
+            for k in sorted(bi.keys() - ai.keys()):
+                add(label, f"{t}: {k}", "removed", _desc(bi[k]))
+            for k in sorted(ai.keys() - bi.keys()):
+                add(label, f"{t}: {k}", "added", "", _desc(ai[k]))
+            for k in sorted(bi.keys() & ai.keys()):
+                if bi[k] != ai[k]:
+                    add(label, f"{t}: {k}", "changed", _desc(bi[k]), _desc(ai[k]))
+    for kind in ("triggers", "views"):
+        b, a = before.get(kind, {}), after.get(kind, {})
+        for n in sorted(set(b) | set(a)):
+            if n not in a:
+                add(kind[:-1], n, "removed", b[n])
+            elif n not in b:
+                add(kind[:-1], n, "added", "", a[n])
+            elif b[n] != a[n]:
+                add(kind[:-1], n, "changed", b[n], a[n])
+    return pd.DataFrame(rows, columns=["object", "name", "change", "before", "after"])
+
+
+def _col(c: dict) -> str:
+    return f"{c['type']} {'NULL' if c['nullable'] else 'NOT NULL'}" + (f" DEFAULT {c['default']}" if c["default"] is not None else "")
+
+
+def _key(item: dict) -> str:
+    return item.get("name") or ",".join(item["columns"])
+
+
+def _desc(item: dict) -> str:
+    if "references" in item:
+        return f"({', '.join(item['columns'])}) -> {item['references']}"
+    return f"{'UNIQUE ' if item.get('unique') else ''}({', '.join(item['columns'])})"
+
+
+def load_expected(path: str | Path) -> dict:
+    return yaml.safe_load(Path(path).read_text()) or {}
+
+
+def check_expected(db_path: str | Path, snap: dict, expected: dict, history=None) -> pd.DataFrame:
+    """Every expectation of ``expected_schema.yaml`` as a row: check, ok, evidence."""
+    rows = []
+    for table, spec in (expected.get("tables") or {}).items():
+        cols = set(columns_of(snap, table))
+        exists = table in snap["tables"]
+        rows.append({"check": f"table {table} exists", "ok": exists, "evidence": f"{len(cols)} columns" if exists else "not found"})
+        if not exists:
+            continue
+        spec = spec or {}
+        for c in spec.get("required", []):
+            rows.append({"check": f"{table}.{c} present", "ok": c in cols, "evidence": "" if c in cols else "missing"})
+        for c in spec.get("forbidden", []):
+            rows.append({"check": f"{table}.{c} absent", "ok": c not in cols, "evidence": "" if c not in cols else "still there"})
+    su = expected.get("system_user")
+    if su:
+        col = su.get("verified_column", "is_verified")
+        found = []
+        if col in columns_of(snap, "users"):
+            found = query(db_path, f'SELECT email, "{col}" AS verified FROM users WHERE email = :e', e=su["email"])
+        ok = bool(found) and bool(found[0]["verified"])
+        rows.append({"check": f"system user {su['email']} exists and is verified", "ok": ok,
+                     "evidence": found[0] if found else f"no such user (or no {col} column)"})
+    mig = expected.get("migrations")
+    if mig and history is not None:
+        rows.append({"check": "no pending migrations", "ok": len(history.pending) <= mig.get("pending", 0),
+                     "evidence": ", ".join(history.pending) or "none"})
+        rows.append({"check": "no applied migration missing from disk", "ok": len(history.missing) <= mig.get("missing", 0),
+                     "evidence": ", ".join(history.missing) or "none"})
+        if mig.get("lock_free"):
+            rows.append({"check": "migration lock free", "ok": not history.locked,
+                         "evidence": "is_locked = 1" if history.locked else "is_locked = 0"})
+    return pd.DataFrame(rows, columns=["check", "ok", "evidence"])
