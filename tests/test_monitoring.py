@@ -18,6 +18,7 @@ import stat
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -107,11 +108,13 @@ class SmtpServer:
     def __init__(self, banner="220 sandbox UltraZend ESMTP ready", ehlo_code=250):
         self.banner, self.ehlo_code = banner, ehlo_code
         self.seen: list[str] = []
+        self.writers: list = []
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     async def _client(self, reader, writer):
+        self.writers.append(writer)
         writer.write(self.banner.encode() + b"\r\n")
         await writer.drain()
         while line := await reader.readline():
@@ -135,6 +138,15 @@ class SmtpServer:
         self.port = self.server.sockets[0].getsockname()[1]
         self.ready.set()
         self.loop.run_forever()
+        self.loop.run_until_complete(self._shutdown())
+        self.loop.close()
+
+    async def _shutdown(self):
+        self.server.close()
+        await self.server.wait_closed()
+        for w in self.writers:  # connections still open when the test ends
+            w.close()
+        await asyncio.sleep(0)
 
     def __enter__(self):
         self.thread.start()
@@ -142,7 +154,6 @@ class SmtpServer:
         return self
 
     def __exit__(self, *exc):
-        self.loop.call_soon_threadsafe(self.server.close)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 
@@ -452,11 +463,11 @@ def test_alert_script_healthy_then_failing(alert_env):
     script = params.monitor.alert_script
     assert [c.done for c in changes] == [True]
     assert stat.S_IMODE(os.stat(script).st_mode) == 0o755
-    text = open(script).read()
+    text = Path(script).read_text()
     assert "pm2 restart all" not in text and "--max-time" in text
 
     assert _run_script(script).returncode == 0
-    log = open(params.monitor.alert_log).read().splitlines()
+    log = Path(params.monitor.alert_log).read_text().splitlines()
     assert len(log) == 1 and ISO_LINE.match(log[0]) and " OK " in log[0]
     assert not record.exists()  # healthy: nothing restarted
 
@@ -466,7 +477,7 @@ def test_alert_script_healthy_then_failing(alert_env):
     calls = record.read_text().splitlines()
     pm2home = params.app.env["PM2_HOME"]
     assert calls == [f"PM2_HOME={pm2home} ARGS=restart ultrazend-api", f"PM2_HOME={pm2home} ARGS=restart ultrazend-writer"]
-    log = open(params.monitor.alert_log).read().splitlines()
+    log = Path(params.monitor.alert_log).read_text().splitlines()
     events = [ln.split(" ")[1] for ln in log if ISO_LINE.match(ln)]
     assert events == ["OK", "FAIL", "RESTART", "RESTART", "CRITICAL"]
     assert "[PM2] restarted ultrazend-api" in log  # pm2's own output goes to the log too
@@ -482,7 +493,7 @@ def test_alert_script_lock_prevents_overlap(alert_env):
         fcntl.flock(held, fcntl.LOCK_EX)  # a run in progress
         r = _run_script(params.monitor.alert_script)
     assert r.returncode == 0
-    assert " SKIP " in open(params.monitor.alert_log).read()
+    assert " SKIP " in Path(params.monitor.alert_log).read_text()
     assert not record.exists()
 
 
@@ -598,3 +609,12 @@ def test_install_alert_dry_run_when_pm2_is_down():
 
     with pytest.raises(TargetError, match="pm2 jlist"):
         alert.install_alert(t, Params(), apply=True)
+
+
+def test_errors_chart_groups_long_spans_into_wider_bars():
+    df = pd.DataFrame({"minute": pd.to_datetime(["2026-12-03T08:57Z", "2026-12-03T09:10Z", "2026-12-03T18:57Z"]),
+                       "count": [3, 5, 37]})
+    ax = charts.errors_per_minute_chart(df, "2026-12-03T18:58:00Z").axes[0]
+    heights = [b.get_height() for b in ax.containers[0]]
+    assert sum(heights) == 45 and len(heights) <= 240 and max(heights) == 37
+    assert "per 5 minutes" in ax.get_title()

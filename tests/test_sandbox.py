@@ -21,10 +21,13 @@ import pytest
 from runbook import sandbox as sb
 from runbook.errors import InputError
 
-pytestmark = pytest.mark.skipif(
-    not (sb.SANDBOX_SRC / "node_modules" / ".bin" / "pm2").exists(),
-    reason="sandbox/node_modules missing: run `make setup` (cd sandbox && npm ci)",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (sb.SANDBOX_SRC / "node_modules" / ".bin" / "pm2").exists(),
+        reason="sandbox/node_modules missing: run `make setup` (cd sandbox && npm ci)",
+    ),
+]
 
 USERS_COLUMNS = {
     "email_verified_only": {"email_verified"},

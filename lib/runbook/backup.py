@@ -129,15 +129,44 @@ def archive_dirs(target, root: str, names: list[str], dest: str) -> dict:
 
 
 def rows_lost_by_restore(target, live_db: str, backup_path: str) -> list[dict]:
-    """Per table: rows now in the live database versus in the backup (what a restore would drop)."""
+    """Per table: rows of the live database that a restore of ``backup_path`` would drop.
+
+    ``rows_lost`` counts live rows with no identical row in the backup (written or changed
+    after it), computed on the host with ``EXCEPT`` over both files attached read-only; a
+    difference of counts alone would miss updates and inserts offset by deletes. When a table's
+    columns differ between the two files, only the shared columns are compared (``exact`` False).
+    """
     live = sqlite.table_counts(target, live_db)
     saved = sqlite.table_counts(target, backup_path)
+    live_cols, saved_cols = _columns(target, live_db), _columns(target, backup_path)
+    shared = {t: [c for c in live_cols.get(t, []) if c in saved_cols.get(t, [])] for t in live if t in saved}
+    same = [t for t, cols in shared.items() if cols and live[t]]
+    changed: dict[str, int] = {}
+    for i in range(0, len(same), 50):  # SQLite caps compound SELECTs at 500 terms
+        parts = []
+        for t in same[i:i + 50]:
+            cols = ", ".join(sqlite.ident(c) for c in shared[t])
+            parts.append(f"SELECT {sqlite.quote(t)} AS name, count(*) AS n FROM "
+                         f"(SELECT {cols} FROM main.{sqlite.ident(t)} EXCEPT SELECT {cols} FROM bk.{sqlite.ident(t)})")
+        sql = f"ATTACH {sqlite.quote(backup_path)} AS bk; " + " UNION ALL ".join(parts)
+        changed.update({r["name"]: int(r["n"]) for r in sqlite.query(target, live_db, sql, timeout=3600)})
     rows = []
     for table in sorted(set(live) | set(saved)):
         now, then = live.get(table, 0), saved.get(table, 0)
-        rows.append({"table": table, "rows_now": now, "rows_in_backup": then, "rows_lost": max(now - then, 0),
+        exact = live_cols.get(table) == saved_cols.get(table) or now == 0 or table not in saved
+        lost = changed.get(table, now if table not in saved else max(now - then, 0))
+        rows.append({"table": table, "rows_now": now, "rows_in_backup": then, "rows_lost": lost, "exact": exact,
                      "table_only_in": "live" if table not in saved else ("backup" if table not in live else "")})
     return rows
+
+
+def _columns(target, db: str) -> dict[str, list[str]]:
+    rows = sqlite.query(target, db, "SELECT m.name AS t, p.name AS c FROM sqlite_master m, pragma_table_info(m.name) p "
+                                    "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid")
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        out.setdefault(r["t"], []).append(r["c"])
+    return out
 
 
 def restore(target, backup: dict, db: str, *, apply: bool) -> list[Change]:
@@ -152,6 +181,9 @@ def restore(target, backup: dict, db: str, *, apply: bool) -> list[Change]:
         return [Change(f"restore {db} from {backup['path']} (SHA-256 verified)", False)]
     tmp = db + ".restoring"
     target.run(["cp", backup["path"], tmp], timeout=3600, check=True)  # the backup is not live: cp is exact
+    if target.exists(db):  # keep the live file's mode (and owner, when allowed) for the app's user
+        target.run(["chmod", "--reference", db, tmp])
+        target.run(["chown", "--reference", db, tmp])
     if remote_sha256(target, tmp) != backup["sha256"]:
         target.run(["rm", "-f", tmp])
         raise BackupError(f"the copy of {backup['path']} next to {db} is damaged; the database was not touched.")

@@ -30,6 +30,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 GREEN, RED, GREY = "#1a7f37", "#cf222e", "#8c959f"
+_BINS = (1, 5, 15, 60, 360, 1440)  # bar widths in minutes; the chart keeps at most ~240 bars
 
 
 def health_chart(samples: list[dict], title: str = "Health check") -> Figure:
@@ -109,27 +110,40 @@ def errors_per_minute_chart(df: pd.DataFrame, repair_at=None, status: int = 500)
     if repair_at is not None:
         at = pd.Timestamp(repair_at)
         at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
+    total = int(counts.sum())
+    before = int(counts[minutes <= at.floor("min")].sum()) if at is not None and len(df) else 0
+    # One-minute bars vanish (under a pixel) over hours of logs: group them into wider bins.
+    span = (max(minutes) - min(minutes)).total_seconds() / 60 if len(df) else 0
+    step = next((b for b in _BINS if span / b <= 240), _BINS[-1])
+    if step > 1:
+        grouped = pd.Series(counts.to_numpy(), index=pd.DatetimeIndex(minutes)).resample(f"{step}min").sum()
+        minutes, counts = pd.to_datetime(grouped.index, utc=True), grouped
+    unit = "minute" if step == 1 else f"{step} minutes"
     # Plot in naive UTC: matplotlib's date axis then labels exactly what the log says.
     xs = [m.tz_localize(None).to_pydatetime() for m in minutes]
-    ax.bar(xs, counts.tolist(), width=1 / (24 * 60) * 0.9, align="edge", color=RED,
-           label=f"HTTP {status} per minute (total {int(counts.sum())})")
+    pad = pd.Timedelta(minutes=max(1, step))
+    ax.bar(xs, list(counts), width=step / (24 * 60) * 0.9, align="edge", color=RED,
+           label=f"HTTP {status} per {unit} (total {total})")
     if at is not None:
         x_at = at.tz_localize(None).to_pydatetime()
-        before = int(counts[minutes <= at.floor("min")].sum()) if len(df) else 0
-        after = int(counts.sum()) - before
-        left = min([x_at, *xs]) - pd.Timedelta(minutes=1)
-        right = max([x_at, *xs]) + pd.Timedelta(minutes=2)
+        left = min([x_at, *xs]) - pad
+        right = max([x_at, *xs]) + 2 * pad
         ax.axvspan(left, x_at, color=RED, alpha=0.07, label=f"before repair: {before}")
-        ax.axvspan(x_at, right, color=GREEN, alpha=0.07, label=f"after repair: {after}")
+        ax.axvspan(x_at, right, color=GREEN, alpha=0.07, label=f"after repair: {total - before}")
         ax.axvline(x_at, color="black", linestyle="--", linewidth=1.2, label=f"repair {at:%H:%M:%S} UTC")
         ax.set_xlim(left, right)
+    elif xs:
+        # at least three minutes wide, so the axis never falls back to second ticks
+        ax.set_xlim(min(xs) - pad, max(xs) + 2 * pad)
     if not xs:
         ax.text(0.5, 0.5, f"no HTTP {status} in the logs", transform=ax.transAxes, ha="center",
                 va="center", color=GREY)
+    # minticks=3: whole minutes (not 30 s steps) once the span is a few minutes
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=10))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
     fig.autofmt_xdate()
-    ax.set_title(f"HTTP {status} responses per minute (request log)")
-    ax.set_xlabel("minute (UTC)")
+    ax.set_title(f"HTTP {status} responses per {unit} (request log)")
+    ax.set_xlabel("time (UTC)")
     ax.set_ylabel(f"HTTP {status} responses")
     ax.set_ylim(bottom=0)
     ax.grid(axis="y", alpha=0.3)

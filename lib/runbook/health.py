@@ -253,6 +253,17 @@ def poll_health(target, url: str, tries: int = 5, interval: float = 10.0, timeou
     return samples
 
 
+def describe_polls(samples: list[dict]) -> str:
+    """One line for a check's evidence: each try's status, then each distinct error once.
+
+    >>> describe_polls([{"status": None, "error": "refused"}, {"status": None, "error": "refused"}, {"status": 200, "error": ""}])
+    'no answer, no answer, 200 (refused)'
+    """
+    answers = ", ".join(str(x["status"]) if x["status"] is not None else "no answer" for x in samples)
+    errors = list(dict.fromkeys(x["error"] for x in samples if x.get("error")))
+    return answers + (f" ({'; '.join(errors)})" if errors else "")
+
+
 def sample_health(target, url: str, count: int = 10, interval: float = 0.5,
                   timeout: float = DEFAULT_TIMEOUT) -> list[dict]:
     """Exactly ``count`` health samples ``interval`` seconds apart, for the health-check chart.
@@ -448,5 +459,5 @@ def _parse_listeners(text: str) -> list[tuple[str, int]]:
     return out
 
 
-__all__ = ["HttpResult", "http_get", "poll_health", "sample_health", "endpoint_table", "health_url", "service_ports",
+__all__ = ["HttpResult", "http_get", "poll_health", "sample_health", "endpoint_table", "health_url", "service_ports", "describe_polls",
            "smtp_probe", "listening_ports"]

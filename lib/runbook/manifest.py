@@ -10,7 +10,8 @@ Example
 >>> import tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())
 >>> m = Manifest.create(d, "demo", params={"apply": False}, params_file="p.yaml", phases=["00"])
->>> m.append({"kind": "phase", "phase": "00", "status": "passed"})
+>>> m.append({"kind": "phase", "phase": "00", "status": "passed"})["prev"] == GENESIS
+True
 >>> verify_manifest(d)
 []
 """

@@ -12,7 +12,7 @@ Example
 -------
 >>> import tempfile
 >>> ph = start_phase("00", {"run_dir": tempfile.mkdtemp()})
->>> ph.check("python is here", True, "3.11")
+>>> ph.check("python is here", True, "3.11", show=False)
 >>> ph.finish(display_banner=False)
 'passed'
 """
@@ -113,9 +113,11 @@ class Phase:
         self.rec.figure(key, fig)
         return fig
 
-    def check(self, name: str, ok: bool | None, evidence: Any = "") -> None:
+    def check(self, name: str, ok: bool | None, evidence: Any = "", show: bool = True) -> None:
         """Record a check and show a one-line verdict for it."""
         self.rec.check(name, ok, evidence, cell=_cell_number())
+        if not show:
+            return
         mark = {True: "✅", False: "❌", None: "ℹ️"}[None if ok is None else bool(ok)]
         _display(_html(f"<p><b>{mark} {html.escape(name)}</b> <span style='color:#555'>{html.escape(str(evidence))[:400]}</span></p>"))
 

@@ -9,14 +9,15 @@ Example
 -------
 >>> select_phases("00-02")
 ['00', '01', '02']
->>> select_phases("90")
-['90']
+>>> select_phases("02,03")
+['02', '03']
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -107,7 +108,7 @@ class RunOutcome:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.statuses and all(s == "passed" for s in self.statuses.values()) else 1
+        return 0 if self.statuses and all(s in ("passed", "skipped") for s in self.statuses.values()) else 1
 
     @property
     def index(self) -> Path:
@@ -200,19 +201,17 @@ def plan(params_file: str | Path, *, apply: bool = False, phases: str | None = N
 
 
 def report(run_dir: Path) -> Path:
-    """(Re)render every HTML of a run and its index; return ``index.html``."""
-    from .render import render_notebook
-
+    """(Re)render every HTML of a run and its index (their new hashes join the manifest)."""
     run_dir = Path(run_dir)
     if not (run_dir / "manifest.json").is_file():
         raise InputError(f"{run_dir} is not a run folder (no manifest.json).")
     manifest = Manifest.load(run_dir)
     for pid in manifest.data["phases"]:
-        nb = run_dir / f"{BY_ID[pid].stem}.ipynb"
-        if nb.is_file():
-            render_notebook(nb, nb.with_suffix(".html"))
-            render_notebook(nb, nb.with_suffix(".stakeholder.html"), hide_code=True)
-    return _render_index(run_dir, manifest)
+        for path in _render_phase(run_dir / f"{BY_ID[pid].stem}.ipynb"):
+            manifest.add_file(path, phase=pid)
+    index = _render_index(run_dir, manifest)
+    manifest.add_file(index)
+    return index
 
 
 # --- internals ---------------------------------------------------------------------------------
@@ -272,76 +271,84 @@ def _execute(run_dir: Path, manifest: Manifest, params: Params, ids: list[str],
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from .render import render_notebook
-
     outcome = RunOutcome(run_dir)
     total = len(ids)
-    for n, pid in enumerate(ids, 1):
-        spec = BY_ID[pid]
-        if pid in skip:
-            outcome.statuses[pid] = "passed"
-            continue
-        progress(f"[{n}/{total}] {spec.id} {spec.title} ...")
-        started, t0 = _dt.datetime.now(_dt.timezone.utc), time.monotonic()
-        out_nb = run_dir / f"{spec.stem}.ipynb"
-        error = None
-        try:
-            pm.execute_notebook(
-                str(spec.notebook), str(out_nb), parameters=_parameters(params, run_dir),
-                kernel_name=KERNEL, cwd=str(NOTEBOOKS_DIR), progress_bar=False, log_output=False,
-            )
-        except PapermillExecutionError as exc:
-            error = exc
-        except KeyboardInterrupt:
-            manifest.append({"kind": "phase", "phase": pid, "status": "interrupted",
-                             "started": started.isoformat(), "duration_s": round(time.monotonic() - t0, 2)})
-            _render_index(run_dir, manifest)
-            raise
-        duration = round(time.monotonic() - t0, 2)
-        record = read_record(run_dir, pid)
-        if error is not None:
-            status = "error"
-        else:
-            status = (record or {}).get("verdict") or "failed"
-        if status == "skipped":
-            status = "passed" if pid == "99" else status
-        message = "" if status in ("passed", "skipped") else _failure_message(spec, record, error, params, run_dir)
-        for path, hide in ((out_nb.with_suffix(".html"), False), (out_nb.with_suffix(".stakeholder.html"), True)):
-            if out_nb.is_file():
-                render_notebook(out_nb, path, hide_code=hide)
-        _archive_phase_files(run_dir, manifest, pid, out_nb, since=t0)
-        manifest.append({"kind": "phase", "phase": pid, "status": status, "started": started.isoformat(),
-                         "duration_s": duration, "message": message})
-        outcome.statuses[pid] = status
-        progress(f"[{n}/{total}] {spec.id} {spec.title}: {status} ({duration:.1f} s)")
-        if status not in ("passed", "skipped"):
-            outcome.message = message
-            break
+    # HTML renderings are made on a worker thread while the next phase's kernel runs:
+    # nbconvert is pure CPU work in this process, the phase is mostly another process.
+    renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
+    pending: list[tuple[str, list[Path], Future]] = []
+    try:
+        for n, pid in enumerate(ids, 1):
+            spec = BY_ID[pid]
+            if pid in skip:
+                outcome.statuses[pid] = "passed"
+                continue
+            progress(f"[{n}/{total}] {spec.id} {spec.title} ...")
+            started, t0, wall0 = _dt.datetime.now(_dt.timezone.utc), time.monotonic(), time.time()
+            out_nb = run_dir / f"{spec.stem}.ipynb"
+            error = None
+            try:
+                pm.execute_notebook(
+                    str(spec.notebook), str(out_nb), parameters=_parameters(params, run_dir),
+                    kernel_name=KERNEL, cwd=str(NOTEBOOKS_DIR), progress_bar=False, log_output=False,
+                )
+            except PapermillExecutionError as exc:
+                error = exc
+            except KeyboardInterrupt:
+                manifest.append({"kind": "phase", "phase": pid, "status": "interrupted",
+                                 "started": started.isoformat(), "duration_s": round(time.monotonic() - t0, 2)})
+                raise
+            duration = round(time.monotonic() - t0, 2)
+            record = read_record(run_dir, pid)
+            status = "error" if error is not None else ((record or {}).get("verdict") or "failed")
+            message = "" if status in ("passed", "skipped") else _failure_message(spec, record, error, params, run_dir)
+            manifest.append({"kind": "phase", "phase": pid, "status": status, "started": started.isoformat(),
+                             "duration_s": duration, "message": message})
+            pending.append((pid, _phase_files(run_dir, pid, out_nb, wall0), renderer.submit(_render_phase, out_nb)))
+            outcome.statuses[pid] = status
+            progress(f"[{n}/{total}] {spec.id} {spec.title}: {status} ({duration:.1f} s)")
+            if status not in ("passed", "skipped"):
+                outcome.message = message
+                break
+    finally:
+        for pid, files, job in pending:
+            files += job.result()
+            for path in files:
+                if path.is_file():
+                    manifest.add_file(path, phase=pid)
+        renderer.shutdown()
+        index = _render_index(run_dir, manifest)
     try:
         _scan_for_secrets(run_dir, params)
     except SecretLeak as exc:
         outcome.statuses["secrets"] = "failed"
         outcome.message = str(exc)
         manifest.append({"kind": "secret-scan", "status": "failed", "message": str(exc)})
-    index = _render_index(run_dir, manifest)
+        index = _render_index(run_dir, manifest)
     manifest.add_file(index)
     return outcome
 
 
-def _archive_phase_files(run_dir: Path, manifest: Manifest, pid: str, out_nb: Path, since: float) -> None:
-    """Hash what this phase wrote: its notebook, renderings, records and new files."""
-    wall_since = time.time() - (time.monotonic() - since)
-    paths = [out_nb, out_nb.with_suffix(".html"), out_nb.with_suffix(".stakeholder.html"),
-             run_dir / "records" / f"{pid}.json"]
+def _render_phase(out_nb: Path) -> list[Path]:
+    """The full and the stakeholder HTML of an executed notebook."""
+    from .render import render_notebook
+
+    if not out_nb.is_file():
+        return []
+    return [render_notebook(out_nb, out_nb.with_suffix(".html")),
+            render_notebook(out_nb, out_nb.with_suffix(".stakeholder.html"), hide_code=True)]
+
+
+def _phase_files(run_dir: Path, pid: str, out_nb: Path, wall_since: float) -> list[Path]:
+    """What this phase wrote: its notebook, its records and the files it added to ``files/``."""
+    paths = [out_nb, run_dir / "records" / f"{pid}.json"]
     phase_dir = run_dir / "records" / pid
     if phase_dir.is_dir():
         paths += sorted(p for p in phase_dir.rglob("*") if p.is_file())
     files_dir = run_dir / "files"
     if files_dir.is_dir():
         paths += sorted(p for p in files_dir.rglob("*") if p.is_file() and p.stat().st_mtime >= wall_since - 1)
-    for p in paths:
-        if p.is_file():
-            manifest.add_file(p, phase=pid)
+    return paths
 
 
 def _scan_for_secrets(run_dir: Path, params: Params) -> None:

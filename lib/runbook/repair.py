@@ -215,11 +215,20 @@ def _renumber(target, ws: Workspace, old: str, new: str, *, apply: bool) -> list
 # --- rehearsal --------------------------------------------------------------------------------------
 
 
-def make_rehearsal(target, *, backend: str, migrations: str, snapshot: str, scratch_dir: str, env: dict) -> Workspace:
-    """A scratch copy of the backend (without node_modules or databases) and of the snapshot."""
-    rel_migrations = migrations[len(backend.rstrip("/")) + 1:] if migrations.startswith(backend.rstrip("/") + "/") else "src/migrations"
-    scratch_backend = f"{scratch_dir.rstrip('/')}/backend"
-    target.run(["rm", "-rf", scratch_dir], check=True)
+def copy_backend(target, backend: str, scratch_backend: str) -> str:
+    """Copy the backend's source into ``scratch_backend`` on the host, sharing its ``node_modules``.
+
+    Databases (``*.sqlite*``), ``dist/`` and ``node_modules`` are left out: a copy of a live
+    database must be made by SQLite, the build is redone in the copy, and the dependencies are
+    symlinked (read-only use, no second ``npm ci``).
+
+    >>> from runbook.target import RecordingTarget
+    >>> t = RecordingTarget(answers={"readlink": (0, "/srv/nm\\n", "")})
+    >>> copy_backend(t, "/app/backend", "/tmp/s/backend")
+    '/tmp/s/backend'
+    >>> t.commands[-1]
+    ['ln', '-sfn', '/srv/nm', '/tmp/s/backend/node_modules']
+    """
     target.run(["mkdir", "-p", scratch_backend], check=True)
     pack = shlex.join(["tar", "-C", backend, "--exclude=./node_modules", "--exclude=*.sqlite*", "--exclude=./dist",
                        "-cf", "-", "."])
@@ -228,6 +237,15 @@ def make_rehearsal(target, *, backend: str, migrations: str, snapshot: str, scra
     modules = target.run(["readlink", "-f", f"{backend.rstrip('/')}/node_modules"]).stdout.strip()
     if modules:
         target.run(["ln", "-sfn", modules, f"{scratch_backend}/node_modules"], check=True)
+    return scratch_backend
+
+
+def make_rehearsal(target, *, backend: str, migrations: str, snapshot: str, scratch_dir: str, env: dict) -> Workspace:
+    """A scratch copy of the backend (without node_modules or databases) and of the snapshot."""
+    rel_migrations = migrations[len(backend.rstrip("/")) + 1:] if migrations.startswith(backend.rstrip("/") + "/") else "src/migrations"
+    scratch_backend = f"{scratch_dir.rstrip('/')}/backend"
+    target.run(["rm", "-rf", scratch_dir], check=True)
+    copy_backend(target, backend, scratch_backend)
     db = f"{scratch_dir.rstrip('/')}/rehearsal.sqlite"
     # The snapshot is not live (nothing writes to it), so a plain copy is exact here.
     target.run(["cp", snapshot, db], check=True, timeout=3600)
@@ -270,5 +288,5 @@ def ordered_preview(files: list[str], steps: list[Step]) -> list[str]:
     return knex_sort(names)
 
 
-__all__ = ["Step", "Workspace", "build_plan", "plan_table", "apply_plan", "make_rehearsal", "rehearse",
+__all__ = ["Step", "Workspace", "build_plan", "plan_table", "apply_plan", "copy_backend", "make_rehearsal", "rehearse",
            "ordered_preview", "prefix_of"]

@@ -118,7 +118,7 @@ def up(
     before anything is changed. If a later step fails, every process is stopped, the files are
     kept for inspection and :class:`SandboxError` names the step.
 
-    >>> up(scenario="nope")
+    >>> up(scenario="nope", progress=None)
     Traceback (most recent call last):
     ...
     runbook.errors.InputError: unknown scenario 'nope'; choose one of: email_verified_only, both_columns, no_column, already_fixed, stuck_lock, renamed_on_disk, wal_busy.
@@ -149,7 +149,7 @@ def up(
     ours = set(_read_json(p["scenario_file"]).get("ports", {}).values()) if existing else set()
     for name, port in ports.items():
         if port not in ours and not _port_free(port):
-            raise InputError(f"port {port} ({name}) is already in use; pass --{_flag(name)} with a free port.")
+            raise InputError(f"port {port} ({name}) is already in use; pass --{name}-port with a free port.")
 
     # Step 2: replace an old sandbox.
     if existing:
@@ -157,7 +157,7 @@ def up(
         down(p["workdir"], progress=None)
         for name, port in ports.items():
             if not _port_free(port):
-                raise InputError(f"port {port} ({name}) is still in use after down; pass --{_flag(name)} with a free port.")
+                raise InputError(f"port {port} ({name}) is still in use after down; pass --{name}-port with a free port.")
     else:
         say(f"[2/{_STEPS}] no previous sandbox in {p['workdir']}")
 
@@ -316,10 +316,6 @@ def down(workdir: Path | str | None = None, progress: Progress | None = print) -
 # --- building blocks ---------------------------------------------------------------------------
 
 
-def _flag(name: str) -> str:
-    return {"api": "api-port", "mx": "mx-port", "submission": "submission-port"}[name]
-
-
 _LAYOUT_NAMES = {MARKER, "scenario.json", "ultrazend", "pm2", "origin.git", "backups", "bin", "ssh"}
 
 
@@ -462,8 +458,6 @@ def _write_configs(p: dict, scenario: str, ports: dict) -> None:
     )
     (p["configs"] / "nginx-ultrazend.conf").write_text(
         "server {\n    listen 443 ssl http2;\n    server_name www.ultrazend.com.br;\n"
-        "    ssl_certificate /etc/letsencrypt/live/ultrazend.com.br/fullchain.pem;\n"
-        "    ssl_certificate_key /etc/letsencrypt/live/ultrazend.com.br/privkey.pem;\n\n"
         "    location /api/ { proxy_pass http://127.0.0.1:3001; proxy_set_header Host $host; }\n"
         "    location /health { proxy_pass http://127.0.0.1:3001; }\n}\n"
     )

@@ -86,10 +86,14 @@ def up(scenario, workdir, emails, api_port, mx_port, submission_port, ssh):
         from .sshd import LocalSshd  # lazy: only --ssh needs it
 
         try:
-            result = LocalSshd(state_dir=Path(info["workdir"]) / "ssh", port=SSH_PORT).start()
+            sshd = LocalSshd(state_dir=Path(info["workdir"]) / "ssh", port=SSH_PORT).start()
         except (OSError, ValueError) as exc:  # RunbookErrors pass through to the decorator
             raise SandboxError(f"the sandbox is up but sshd did not start: {exc}") from exc
-        click.echo(f"sshd: {result}")
+        # LocalSshd picks another port when 2222 is taken: print the one it really uses.
+        click.echo(
+            f"sshd: ssh -p {sshd.port} -i {sshd.client_key} -o UserKnownHostsFile={sshd.known_hosts} "
+            f"{sshd.user}@{sshd.host}"
+        )
     click.echo(f"app root: {info['app_root']}")
     click.echo(f"database: {info['database']}")
     click.echo(f"PM2_HOME: {info['pm2_home']}")

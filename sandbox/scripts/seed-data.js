@@ -23,7 +23,7 @@ const nEmails = Number(arg('emails', 5000));
 const diverge = Boolean(arg('diverge', false));
 const BATCH = 100000;
 
-// Deterministic PRNG (mulberry32): the same arguments give the same database.
+// Deterministic PRNG (mulberry32): the same arguments give the same rows (timestamps follow the clock).
 let seed = 0x5eed1234;
 function rnd() {
   seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
@@ -33,6 +33,12 @@ function rnd() {
 }
 const pick = (a) => a[Math.floor(rnd() * a.length)];
 const sqlTime = (ms) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+// Emails are created in time order: memoise each stamp's last second (10M rows, 3 stamps each).
+function memoTime() {
+  let lastSec = -1; let lastStr = '';
+  return (ms) => { const sec = Math.floor(ms / 1000); if (sec !== lastSec) { lastSec = sec; lastStr = sqlTime(sec * 1000); } return lastStr; };
+}
+const [sentAt, createdAt, updatedAt] = [memoTime(), memoTime(), memoTime()];
 
 const db = new Database(dbPath, { fileMustExist: true, timeout: 10000 });
 db.pragma('foreign_keys = ON');
@@ -71,7 +77,7 @@ let divergent = 0;
 for (let i = 1; i <= nUsers; i++) {
   const first = pick(FIRST); const last = pick(LAST);
   const email = `${first.normalize('NFD').replace(/[^a-zA-Z]/g, '').toLowerCase()}.${last.toLowerCase()}${i}@${COMPANIES[i % COMPANIES.length]}.com.br`;
-  const created = NOW - Math.floor((400 - i * 7 * (300 / Math.max(nUsers, 1))) * DAY);
+  const created = NOW - Math.floor((400 - i * (380 / Math.max(nUsers, 1))) * DAY); // 400 to 20 days ago
   const verified = rnd() < 0.7 ? 1 : 0;
   const row = [`${first} ${last}`, email, '$2b$12$' + Math.floor(rnd() * 1e16).toString(36).padEnd(53, 'x'),
     i === 1 ? 1 : 0, pick(['free', 'free', 'starter', 'pro', 'business']),
@@ -130,6 +136,9 @@ for (let i = 0; i < 100; i++) insAudit.run(pick(userIds), pick(['login', 'api_ke
 db.exec('COMMIT');
 
 // --- emails and their satellites, in big transactions ------------------------------------------------
+// Foreign keys are checked per row otherwise; the ids below come from the rows just read, so the
+// bulk load skips the check (a third of the time at 10M rows). foreign_key_check stays clean.
+db.pragma('foreign_keys = OFF');
 const emailSql = `INSERT INTO emails (user_id, domain_id, message_id, from_email, to_email, subject, status, size_bytes, sent_at, created_at, updated_at${hasBounce ? ', bounce_reason' : ''})
   VALUES (?,?,?,?,?,?,?,?,?,?,?${hasBounce ? ',?' : ''})`;
 const insEmail = db.prepare(emailSql);
@@ -153,7 +162,7 @@ const batch = db.transaction((from, to) => {
     const row = [uid, domainIds.length ? domainIds[i % domainIds.length] : null, msgId,
       `noreply@${COMPANIES[uid % COMPANIES.length]}.com.br`, `cliente${i % 9973}@${pick(['gmail.com', 'hotmail.com', 'uol.com.br', 'yahoo.com.br'])}`,
       SUBJECTS[i % SUBJECTS.length] + (i % SUBJECTS.length === 2 ? `#${i}` : ''), status, 2000 + Math.floor(rnd() * 40000),
-      status === 'queued' ? null : sqlTime(created + 2000), sqlTime(created), sqlTime(created + 5000)];
+      status === 'queued' ? null : sentAt(created + 2000), createdAt(created), updatedAt(created + 5000)];
     if (hasBounce) row.push(status === 'bounced' ? BOUNCES[i % BOUNCES.length] : null);
     const id = insEmail.run(row).lastInsertRowid;
     if (i % 10 === 0) { insEvent.run(id, status === 'bounced' ? 'bounced' : 'delivered', null, sqlTime(created + 6000)); counts.email_events++; }
