@@ -30,3 +30,26 @@ def make_sandbox(tmp_path_factory):
     yield make
     for workdir in made:
         sb.down(workdir, progress=None)
+
+
+# --- SSH: a real OpenSSH sshd on 127.0.0.1 with throwaway keys (tests/test_ssh.py) -------------
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    """A started :class:`runbook.sshd.LocalSshd` in a temporary folder, stopped at the end."""
+    from runbook.sshd import LocalSshd
+
+    server = LocalSshd(tmp_path_factory.mktemp("sshd")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ssh_target(sshd):
+    """An :class:`runbook.ssh.SSHTarget` logged in to :func:`sshd`, closed at the end."""
+    from runbook.ssh import SSHTarget
+
+    target = SSHTarget.from_params(sshd.target_params())
+    yield target
+    target.close()

@@ -113,3 +113,7 @@ try:  # the sandbox commands live beside the sandbox
     main.add_command(_sandbox)
 except ImportError:  # pragma: no cover - only while the sandbox module is absent
     pass
+
+
+if __name__ == "__main__":
+    main()

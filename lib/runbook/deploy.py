@@ -244,6 +244,17 @@ def run_deploy(target, root: str, command: list[str], log: str, *, timeout: floa
             "error": str(error) if error else ("" if ok else (result.stderr.strip()[-400:] if result else ""))}
 
 
+def health_after(target, params, *, apply: bool) -> list[dict]:
+    """Poll ``/health`` after the deploy until 200 (at least 10 tries: PM2 restarts the app); [] in a dry run."""
+    from . import health
+
+    if not apply:
+        return []
+    s = params.services
+    return health.poll_health(target, health.health_url(params), tries=max(s.health_retries, 10),
+                              interval=s.health_interval, timeout=s.http_timeout)
+
+
 def describe(result: dict) -> str:
     """One line of evidence for the deploy check.
 
@@ -257,4 +268,4 @@ def describe(result: dict) -> str:
 
 
 __all__ = ["DeployError", "commit_paths", "changed_paths", "head", "ahead_of_remote", "relative_to_root",
-           "pre_deploy_backup", "run_deploy", "deploy_line", "describe"]
+           "pre_deploy_backup", "run_deploy", "deploy_line", "health_after", "describe"]

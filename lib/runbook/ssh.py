@@ -268,8 +268,7 @@ class SSHTarget(TargetFiles):
         out = _Drain(chan.recv, pid_mark=True)
         err = _Drain(chan.recv_stderr)
         feeder = threading.Thread(target=_feed, args=(chan, input), daemon=True)
-        for t in (out, err, feeder):
-            t.start()
+        feeder.start(); out.run(); err.start()
         # Both streams are read by their own thread, so neither can fill the shared
         # window and block the other; the exit status is read only after both hit EOF.
         for t in (out, err):
@@ -392,6 +391,31 @@ class SSHTarget(TargetFiles):
         except OSError as exc:
             self._remove_quietly(tmp)
             raise TargetError(f"cannot put {local_path} to {path} on {self.name}: {_why(exc)}.") from exc
+
+    def connect(self, host: str, port: int, timeout: float) -> paramiko.Channel:
+        """A TCP connection opened *from the host* (an SSH ``direct-tcpip`` channel).
+
+        The channel is socket-like (``sendall``, ``recv``, ``settimeout``, ``close``),
+        so health probes reach services that listen only on the host's loopback.
+
+        Example
+        -------
+        >>> conn = t.connect("127.0.0.1", 3001, 5.0)                # doctest: +SKIP
+        >>> conn.sendall(b"GET /health HTTP/1.0\\r\\n\\r\\n"); conn.recv(12)  # doctest: +SKIP
+        b'HTTP/1.1 200'
+        """
+        try:
+            chan = self._transport().open_channel(
+                "direct-tcpip", (host, int(port)), ("127.0.0.1", 0), timeout=timeout
+            )
+        except paramiko.ChannelException as exc:
+            raise TargetError(
+                f"cannot connect to {host}:{port} from {self.name}: {exc.text or 'refused'}."
+            ) from exc
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise TargetError(f"cannot connect to {host}:{port} from {self.name}: {exc or type(exc).__name__}.") from exc
+        chan.settimeout(timeout)
+        return chan
 
     def close(self) -> None:
         """Close SFTP and the connection; safe to call twice."""

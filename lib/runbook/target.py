@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -134,25 +135,35 @@ class LocalTarget(TargetFiles):
         argv = [str(a) for a in argv]
         full_env = {**os.environ, **self.base_env, **(env or {})}
         started = time.monotonic()
+        limit = timeout or self.command_timeout
         try:
-            proc = subprocess.run(
+            # Own process group, so a timeout stops the whole tree: subprocess.run would
+            # kill only argv[0] and leave e.g. the `sleep` of `sh -c "sleep 300"` running.
+            proc = subprocess.Popen(
                 argv,
                 cwd=cwd,
                 env=full_env,
-                input=input,
-                capture_output=True,
+                stdin=subprocess.PIPE if input is not None else None,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
                 errors="replace",
-                timeout=timeout or self.command_timeout,
+                process_group=0,
             )
-        except subprocess.TimeoutExpired as exc:
-            raise CommandTimeout(
-                f"`{shlex.join(argv)}` did not finish within {timeout or self.command_timeout:g} s and was stopped."
-            ) from exc
         except FileNotFoundError as exc:
             # Same convention as a shell: command not found is exit 127, not an exception.
             return CommandResult(argv, 127, "", f"{argv[0]}: command not found ({exc})", time.monotonic() - started)
-        result = CommandResult(argv, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
+        try:
+            stdout, stderr = proc.communicate(input, timeout=limit)
+        except subprocess.TimeoutExpired as exc:
+            _kill_group(proc)
+            raise CommandTimeout(
+                f"`{shlex.join(argv)}` did not finish within {limit:g} s and was stopped."
+            ) from exc
+        except BaseException:
+            _kill_group(proc)  # Ctrl-C or an error while waiting: leave nothing running
+            raise
+        result = CommandResult(argv, proc.returncode, stdout, stderr, time.monotonic() - started)
         return result.check() if check else result
 
     def read_bytes(self, path: str) -> bytes:
@@ -250,6 +261,17 @@ class RecordingTarget(TargetFiles):
 
     def close(self) -> None:
         pass
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.communicate(timeout=5)  # reap it and close the pipes
+    except subprocess.TimeoutExpired:
+        pass  # a grandchild left the group and holds a pipe: do not hang on it
 
 
 def open_target(target_params, env: Mapping[str, str] | None = None) -> Target:
