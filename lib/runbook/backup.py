@@ -177,6 +177,8 @@ def restore(target, backup: dict, db: str, *, apply: bool) -> list[Change]:
     database are removed, so SQLite never mixes the old WAL with the restored file.
     """
     verify_snapshot(target, backup["path"], expected_sha256=backup["sha256"])
+    if target.exists(db) and not target.exists(db + "-wal") and remote_sha256(target, db) == backup["sha256"]:
+        return []  # already the backup, byte for byte: a second rollback changes nothing
     if not apply:
         return [Change(f"restore {db} from {backup['path']} (SHA-256 verified)", False)]
     tmp = db + ".restoring"

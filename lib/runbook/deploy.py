@@ -98,13 +98,16 @@ def _identity_args(target, root: str, identity: tuple[str, str]) -> list[str]:
 
 
 def commit_paths(target, root: str, paths: list[str], message: str, *, remote: str, branch: str, push: bool,
-                 apply: bool, identity: tuple[str, str] = DEFAULT_IDENTITY) -> list[Change]:
+                 apply: bool, planned: list[str] = (), identity: tuple[str, str] = DEFAULT_IDENTITY) -> list[Change]:
     """Commit the changes under ``paths`` (relative to ``root``) and push them when ``push``.
 
     Parameters
     ----------
     paths : list of str
         Folders or files inside the repository; nothing outside them is staged or committed.
+    planned : list of str
+        Paths (relative to ``root``) an earlier phase would have written with ``apply``; a dry
+        run counts them as changed, so it shows the commands a real run would use.
     identity : (name, email)
         Used only when git on the host has no author identity configured.
 
@@ -122,7 +125,8 @@ def commit_paths(target, root: str, paths: list[str], message: str, *, remote: s
     changes: list[Change] = []
     status = changed_paths(target, root, rel)
     # A rename stages its old path too, or the commit would keep the old file.
-    changed = sorted({c["path"] for c in status} | {c["from"] for c in status if c.get("from")})
+    changed = sorted({c["path"] for c in status} | {c["from"] for c in status if c.get("from")}
+                     | (set() if apply else {relative_to_root(root, p) for p in planned}))
     if changed:
         add = [*_git(root), "add", "-A", "--", *changed]
         ident = _identity_args(target, root, identity)
@@ -145,6 +149,13 @@ def commit_paths(target, root: str, paths: list[str], message: str, *, remote: s
 
 
 # --- 6.1 pre-deploy backup ---------------------------------------------------------------------
+
+
+def planned_migrations(ph) -> list[str]:
+    """Migration files phase 03 of this run planned to write (host paths), for a dry run's commit preview."""
+    rec = (ph.earlier("03") or {}).get("values") or {}
+    names = [row["what"].split()[-1] for row in rec.get("plan") or [] if row.get("step") == "write-migration"]
+    return [f"{ph.params.app.path('migrations').rstrip('/')}/{n}" for n in names]
 
 
 def pre_deploy_backup(ph, *, apply: bool) -> dict:
@@ -200,7 +211,7 @@ def run_deploy(target, root: str, command: list[str], log: str, *, timeout: floa
     line = deploy_line(root, command)
     log = log if log.startswith("/") else f"{root.rstrip('/')}/{log}"
     if not apply:
-        return {"ok": None, "done": False, "command": line, "log": log}
+        return {"ok": None, "done": False, "command": line, "log": log, "changes": [Change("deploy", False, line)]}
     offset = file_size(target, log) or 0
     box: dict = {}
 
@@ -240,7 +251,7 @@ def run_deploy(target, root: str, command: list[str], log: str, *, timeout: floa
     ok = result is not None and result.ok and last.rstrip().endswith("DEPLOY OK")
     return {"ok": ok, "done": True, "command": line, "exit_code": result.exit_code if result else None,
             "duration_s": round(time.monotonic() - started, 2), "log": log, "log_offset": offset,
-            "excerpt": new_lines[-EXCERPT_LINES:], "last_line": last,
+            "excerpt": new_lines[-EXCERPT_LINES:], "last_line": last, "changes": [Change("deploy", True, line)],
             "error": str(error) if error else ("" if ok else (result.stderr.strip()[-400:] if result else ""))}
 
 
@@ -268,4 +279,4 @@ def describe(result: dict) -> str:
 
 
 __all__ = ["DeployError", "commit_paths", "changed_paths", "head", "ahead_of_remote", "relative_to_root",
-           "pre_deploy_backup", "run_deploy", "deploy_line", "health_after", "describe"]
+           "planned_migrations", "pre_deploy_backup", "run_deploy", "deploy_line", "health_after", "describe"]

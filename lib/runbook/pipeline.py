@@ -268,8 +268,9 @@ def _failure_message(spec: PhaseSpec, record: dict | None, error, params: Params
 
 def _execute(run_dir: Path, manifest: Manifest, params: Params, ids: list[str],
              progress: Callable[[str], None], skip: set[str] = frozenset()) -> RunOutcome:
-    import papermill as pm
     from papermill.exceptions import PapermillExecutionError
+
+    from .engine import SharedKernel
 
     outcome = RunOutcome(run_dir)
     total = len(ids)
@@ -277,6 +278,7 @@ def _execute(run_dir: Path, manifest: Manifest, params: Params, ids: list[str],
     # nbconvert is pure CPU work in this process, the phase is mostly another process.
     renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
     pending: list[tuple[str, list[Path], Future]] = []
+    kernel = SharedKernel(KERNEL, cwd=NOTEBOOKS_DIR).__enter__()  # one kernel for every phase of the run
     try:
         for n, pid in enumerate(ids, 1):
             spec = BY_ID[pid]
@@ -288,10 +290,8 @@ def _execute(run_dir: Path, manifest: Manifest, params: Params, ids: list[str],
             out_nb = run_dir / f"{spec.stem}.ipynb"
             error = None
             try:
-                pm.execute_notebook(
-                    str(spec.notebook), str(out_nb), parameters=_parameters(params, run_dir),
-                    kernel_name=KERNEL, cwd=str(NOTEBOOKS_DIR), progress_bar=False, log_output=False,
-                )
+                kernel.execute(spec.notebook, out_nb, parameters=_parameters(params, run_dir),
+                               progress_bar=False, log_output=False)
             except PapermillExecutionError as exc:
                 error = exc
             except KeyboardInterrupt:
@@ -311,6 +311,7 @@ def _execute(run_dir: Path, manifest: Manifest, params: Params, ids: list[str],
                 outcome.message = message
                 break
     finally:
+        kernel.__exit__(None, None, None)
         for pid, files, job in pending:
             files += job.result()
             for path in files:

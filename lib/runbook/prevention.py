@@ -17,7 +17,7 @@ that holds the files, so a dry run still proves they pass.
 Example
 -------
 >>> from runbook.params import Params
->>> [f.path for f in prevention_files(Params(), tables=["users"])]
+>>> [f.path for f in prevention_files(Params.from_dict({}), tables=["users"])]
 ['backend/tests/migrations/migration.test.js', 'scripts/validate_schema.sh', 'backend/src/utils/migrationLogger.js']
 """
 

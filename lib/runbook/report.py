@@ -91,6 +91,9 @@ def _zero_500(r: dict) -> tuple[str, str]:
 def _health(r: dict) -> tuple[str, str]:
     rec = r.get("07")
     if not rec:
+        after = _checks(r.get("90"), r"health answers 200")
+        if after:  # a rollback run: its own health check after the restart
+            return _verdict(after[-1]["ok"]), f"after the rollback: {after[-1].get('evidence', '')}"
         return _absent("07", "monitoring")
     m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(rec.get("values", {}).get("health_samples_ok", "")))
     if m:
@@ -136,10 +139,10 @@ def _schema(r: dict) -> tuple[str, str]:
 
 def _smtp(r: dict) -> tuple[str, str]:
     for phase in ("07", "05", "06"):
-        checks = [c for c in _checks(r.get(phase), r"smtp") if c.get("ok") is not None]
+        checks = [c for c in _checks(r.get(phase), r"^smtp") if c.get("ok") is not None]
         if checks:
             ok = sum(c["ok"] for c in checks)
-            ports = ", ".join(re.sub(r"^SMTP\s*", "", c["check"]) for c in checks)
+            ports = ", ".join(re.sub(r"^SMTP\s*|\s*answers", "", c["check"]) for c in checks)
             return _verdict(ok == len(checks)), f"{ok}/{len(checks)} SMTP probes answered ({ports})"
     return _absent("07", "monitoring")
 

@@ -260,7 +260,8 @@ def runbook_commits(target, root: str, message: str, since: str) -> list[dict]:
     Newest first; ``reverted`` is true when a later commit says "This reverts commit <sha>".
     """
     since_t = _parse_time(since)
-    r = _git(target, root, "log", "--format=%H%x1f%ct%x1f%P%x1f%B%x1e", "HEAD", check=True)
+    window = [f"--since={(since_t - _dt.timedelta(seconds=1)).isoformat()}"] if since_t else []
+    r = _git(target, root, "log", *window, "--format=%H%x1f%ct%x1f%P%x1f%B%x1e", "HEAD", check=True)
     rows, reverted = [], set()
     for entry in r.stdout.split("\x1e"):
         parts = entry.strip("\n").split("\x1f")
@@ -422,6 +423,13 @@ def restored_history(target, backup_path: str, migrations: str) -> MigrationHist
     return history_on_host(target, backup_path, migrations)
 
 
+def live_matches_backup(target, db: str, backup: dict) -> bool:
+    """Whether the live database already is the backup, byte for byte (a second rollback has nothing to do)."""
+    from .backup import remote_sha256
+
+    return target.exists(db) and not target.exists(db + "-wal") and remote_sha256(target, db) == backup["sha256"]
+
+
 def database_sha256(target, db: str) -> str:
     """SHA-256 of the live database file, after a checkpoint so the file holds every commit."""
     sqlite.execute(target, db, "PRAGMA wal_checkpoint(TRUNCATE);")
@@ -432,4 +440,4 @@ def database_sha256(target, db: str) -> str:
 
 __all__ = ["BackupChoice", "find_backup", "backups_in_record", "runbook_migrations_after", "migrations_to_roll_back",
            "rollback_migrations", "runbook_commits", "revert_commits", "keep_applied_migration_files",
-           "build_if_needed", "rows_lost_chart", "plan_rows", "restored_history", "database_sha256"]
+           "build_if_needed", "rows_lost_chart", "plan_rows", "restored_history", "live_matches_backup", "database_sha256"]

@@ -268,7 +268,8 @@ class SSHTarget(TargetFiles):
         out = _Drain(chan.recv, pid_mark=True)
         err = _Drain(chan.recv_stderr)
         feeder = threading.Thread(target=_feed, args=(chan, input), daemon=True)
-        feeder.start(); out.run(); err.start()
+        for t in (out, err, feeder):
+            t.start()
         # Both streams are read by their own thread, so neither can fill the shared
         # window and block the other; the exit status is read only after both hit EOF.
         for t in (out, err):
@@ -453,6 +454,12 @@ class SSHTarget(TargetFiles):
         local_path.parent.mkdir(parents=True, exist_ok=True)
         part = local_path.with_name(local_path.name + ".part")
         digest = hashlib.sha256()
+        remote: dict = {}
+        if verify:
+            # The host hashes its copy while we download: one read of the file there
+            # overlaps the transfer instead of adding a second full pass after it.
+            hasher = threading.Thread(target=self._remote_sha256_into, args=(path, remote), daemon=True)
+            hasher.start()
         try:
             size = sftp.stat(path).st_size
             with sftp.open(path, "rb") as src, open(part, "wb") as dst:
@@ -479,7 +486,11 @@ class SSHTarget(TargetFiles):
             raise
         local_sum = digest.hexdigest()
         if verify:
-            remote_sum = self.sha256(path)
+            hasher.join()
+            if "error" in remote:
+                part.unlink(missing_ok=True)
+                raise remote["error"]
+            remote_sum = remote["sum"]
             if remote_sum != local_sum:
                 part.unlink(missing_ok=True)
                 raise TargetError(
@@ -488,6 +499,12 @@ class SSHTarget(TargetFiles):
                 )
         os.replace(part, local_path)
         return local_sum
+
+    def _remote_sha256_into(self, path: str, out: dict) -> None:
+        try:
+            out["sum"] = self.sha256(path)
+        except TargetError as exc:
+            out["error"] = exc
 
     def _makedirs(self, folder: str) -> None:
         if not folder or folder in ("/", "."):
