@@ -38,8 +38,9 @@ def make_sandbox(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory):
     """A started :class:`runbook.sshd.LocalSshd` in a temporary folder, stopped at the end."""
-    from runbook.sshd import LocalSshd
+    from runbook.sshd import LocalSshd, ensure_sshd_installed
 
+    ensure_sshd_installed()  # the test setup installs Debian's openssh-server when it is missing
     server = LocalSshd(tmp_path_factory.mktemp("sshd")).start()
     yield server
     server.stop()

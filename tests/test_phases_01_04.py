@@ -121,3 +121,29 @@ def test_phases_00_04_repair_every_scenario(scenario, make_sandbox, tmp_path):
     assert tree_digest(sbx.migrations) == after_tree
     manifest = json.loads((again.run_dir / "manifest.json").read_text())
     assert [e["status"] for e in manifest["entries"] if e["kind"] == "phase"] == ["passed"] * 5
+
+
+def test_phases_00_04_over_ssh(make_sandbox, sshd, tmp_path):
+    """The same repair through params that reach the sandbox over a real OpenSSH server."""
+    from support import sandbox_params
+
+    sbx = make_sandbox("stuck_lock")
+    tp = sshd.target_params()
+    ssh_params = sandbox_params(sbx.info, tmp_path / "ssh.yaml", target={
+        "kind": "ssh", "host": tp.host, "port": tp.port, "user": tp.user,
+        "key_file": tp.key_file, "known_hosts": tp.known_hosts})
+    before_db, before_tree = file_digest(sbx.database), tree_digest(sbx.migrations)
+
+    dry = pipeline.run(ssh_params, phases="00-04", run_id="ssh-dry", output_dir=tmp_path, progress=lambda _l: None)
+    assert dry.exit_code == 0, dry.message
+    assert file_digest(sbx.database) == before_db and tree_digest(sbx.migrations) == before_tree
+    manifest = json.loads((dry.run_dir / "manifest.json").read_text())
+    assert manifest["params"]["target"]["kind"] == "ssh"
+
+    applied = pipeline.run(ssh_params, apply=True, phases="00-04", run_id="ssh-apply", output_dir=tmp_path,
+                           progress=lambda _l: None)
+    assert applied.exit_code == 0, applied.message
+    assert health(sbx.api_url) == 200
+    assert db_rows(sbx.database, "SELECT is_locked FROM knex_migrations_lock") == [(0,)]
+    snapshot = read_record(applied.run_dir, "01")["values"]["backup"]
+    assert snapshot["verified"] and file_digest(snapshot["local"]) == snapshot["sha256"]

@@ -18,16 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from support import free_ports
+
 from runbook import sandbox as sb
 from runbook.errors import InputError
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (sb.SANDBOX_SRC / "node_modules" / ".bin" / "pm2").exists(),
-        reason="sandbox/node_modules missing: run `make setup` (cd sandbox && npm ci)",
-    ),
-]
+pytestmark = pytest.mark.slow
 
 USERS_COLUMNS = {
     "email_verified_only": {"email_verified"},
@@ -39,19 +35,6 @@ USERS_COLUMNS = {
     "wal_busy": {"email_verified"},
 }
 EMAILS = 300
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def http(port: int, path: str) -> tuple[int, dict]:

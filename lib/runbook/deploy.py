@@ -27,15 +27,11 @@ import time
 
 from . import backup as backup_mod
 from .changes import Change
-from .errors import RunbookError
+from .errors import DeployError
 from .target import file_size, shell_line
 
 DEFAULT_IDENTITY = ("UltraZend recovery runbook", "runbook@ultrazend.invalid")
 EXCERPT_LINES = 60
-
-
-class DeployError(RunbookError):
-    """The app repository is not in a state the deploy can work with (wrong branch, paths outside it)."""
 
 
 # --- git ---------------------------------------------------------------------------------------

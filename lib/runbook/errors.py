@@ -14,6 +14,7 @@ so the CLI converts them at the edge into one sentence and an exit code::
     ├── SandboxError             the sandbox cannot be brought up or down
     ├── BackupError              a backup is missing, corrupt or unverified
     ├── RepairError              a repair step cannot be planned or applied
+    ├── DeployError              the app repository is not in a state the deploy can use
     ├── PhaseFailed              a phase ended with verdict ``failed`` (exit 1)
     └── SecretLeak               a resolved secret was found in the run archive
 
@@ -79,6 +80,10 @@ class BackupError(RunbookError):
 
 class RepairError(RunbookError):
     """A repair of the migration history cannot be planned or applied safely."""
+
+
+class DeployError(RunbookError):
+    """The app repository is not in a state the deploy can work with (wrong branch, paths outside it)."""
 
 
 class PhaseFailed(RunbookError):

@@ -64,7 +64,7 @@ SYSTEM_EMAIL = "system@ultrazend.com.br"
 
 # Files of sandbox/ that belong at the app root or nowhere, not in backend/.
 _NOT_IN_BACKEND = {"node_modules", "scenarios", "ecosystem.config.js", "deploy.sh", "dist", "logs"}
-_ROOT_GITIGNORE = "node_modules/\ndist/\n*.sqlite\n*.sqlite-*\nlogs/\n.env\n.deploy.env\n"
+_ROOT_GITIGNORE = "node_modules\ndist/\n*.sqlite\n*.sqlite-*\nlogs/\n.env\n.deploy.env\n"
 _GIT_ENV = {
     "GIT_AUTHOR_NAME": "UltraZend Dev",
     "GIT_AUTHOR_EMAIL": "dev@ultrazend.com.br",
