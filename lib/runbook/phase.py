@@ -20,6 +20,7 @@ Example
 from __future__ import annotations
 
 import html
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -155,8 +156,9 @@ def start_phase(phase_id: str, namespace: dict) -> Phase:
     """Build the :class:`Phase` from a notebook's parameter variables.
 
     ``namespace`` is the notebook's ``globals()``; ``run_dir`` empty means the
-    interactive run folder ``outputs/interactive`` (JupyterLab users chain phases there).
+    interactive run folder ``outputs/interactive`` (JupyterLab users chain phases there),
+    or ``$RUNBOOK_INTERACTIVE_DIR`` when set.
     """
     params = params_from_notebook(namespace)
-    run_dir = namespace.get("run_dir") or INTERACTIVE_RUN_DIR
+    run_dir = namespace.get("run_dir") or os.environ.get("RUNBOOK_INTERACTIVE_DIR") or INTERACTIVE_RUN_DIR
     return Phase(phase_id, params, Path(run_dir))

@@ -257,7 +257,8 @@ def _failure_message(spec: PhaseSpec, record: dict | None, error, params: Params
         for p in PHASES if p.mutating
     )
     if spec.id == "90":
-        nxt = "restore by hand from the verified backup listed in records/01.json, then check /health."
+        nxt = ("restore by hand from the verified backup named in records/90.json (values.backup), "
+               "then check /health.")
     elif changed:
         nxt = (f"the host was changed: review {spec.stem}.html, then roll back with "
                f"`runbook run {params.source} --phases 90 --apply` (notebooks/90_rollback.ipynb).")
