@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,18 @@ from runbook.params import PROJECT_ROOT
 def default_sandbox():
     info = sb.up(progress=None, emails=500)
     yield info
-    sb.down(progress=None)
+    sb.down(progress=None)  # also stops the sshd of the SSH test below
+
+
+def health(url: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 def test_every_notebook_runs_as_is_with_nbval(default_sandbox, tmp_path):
@@ -41,3 +53,21 @@ def test_every_notebook_runs_as_is_with_nbval(default_sandbox, tmp_path):
     assert hashlib.sha256(open(database, "rb").read()).hexdigest() == before
     records = sorted(p.name for p in (tmp_path / "interactive" / "records").glob("*.json"))
     assert records == [f"{n}.json" for n in ("00", "01", "02", "03", "04", "05", "06", "07", "08", "90", "99")]
+
+
+def test_shipped_ssh_params_repair_the_default_sandbox(default_sandbox, tmp_path):
+    """params/sandbox-ssh.yaml as shipped, against `runbook sandbox up --ssh`'s sshd on 127.0.0.1:2222."""
+    from runbook import pipeline
+    from runbook.sandbox_cli import SSH_PORT
+    from runbook.sshd import LocalSshd, ensure_sshd_installed
+
+    ensure_sshd_installed()
+    LocalSshd(state_dir=Path(default_sandbox["workdir"]) / "ssh", port=SSH_PORT).start()
+    assert health(default_sandbox["api_url"]) == 500
+    outcome = pipeline.run(PROJECT_ROOT / "params" / "sandbox-ssh.yaml", apply=True, phases="00-04",
+                           output_dir=tmp_path, progress=lambda _l: None)
+    assert outcome.exit_code == 0, outcome.message
+    assert health(default_sandbox["api_url"]) == 200
+    manifest = json.loads((outcome.run_dir / "manifest.json").read_text())
+    assert manifest["params"]["target"] | {"port": 2222} == manifest["params"]["target"]
+    assert manifest["params"]["target"]["kind"] == "ssh"

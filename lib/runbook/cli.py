@@ -10,26 +10,13 @@ Example
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 
 import click
 
 from . import pipeline
-from .errors import RunbookError
-
-
-def _converting_errors(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except RunbookError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-
-    return wrapper
+from .sandbox_cli import errors_to_exit, sandbox
 
 
 def _progress(line: str) -> None:
@@ -55,7 +42,7 @@ def main():
 @click.option("--phases", default=None, help="Which phases: 00-04, 02,03 or 90 (default: all but the rollback).")
 @click.option("--run-id", default=None, help="Name of the run folder (default: timestamp and mode).")
 @click.option("--output-dir", type=click.Path(path_type=Path), default=None, help="Where run folders go (default: outputs/).")
-@_converting_errors
+@errors_to_exit
 def run(params_file, apply, phases, run_id, output_dir):
     """Execute the phase notebooks in order and archive the run."""
     outcome = pipeline.run(params_file, apply=apply, phases=phases, run_id=run_id, output_dir=output_dir,
@@ -68,7 +55,7 @@ def run(params_file, apply, phases, run_id, output_dir):
 @click.option("--apply", is_flag=True, help="Plan an applying run.")
 @click.option("--phases", default=None)
 @click.option("--output-dir", type=click.Path(path_type=Path), default=None)
-@_converting_errors
+@errors_to_exit
 def plan(params_file, apply, phases, output_dir):
     """Render the parameterised notebooks without executing them."""
     out = pipeline.plan(params_file, apply=apply, phases=phases, output_dir=output_dir, progress=_progress)
@@ -77,7 +64,7 @@ def plan(params_file, apply, phases, output_dir):
 
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@_converting_errors
+@errors_to_exit
 def resume(run_dir):
     """Continue a failed or interrupted run from its first phase that did not pass."""
     _finish(pipeline.resume(run_dir, progress=_progress))
@@ -85,7 +72,7 @@ def resume(run_dir):
 
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@_converting_errors
+@errors_to_exit
 def report(run_dir):
     """(Re)render the HTML report of a run."""
     click.echo(f"report: {pipeline.report(run_dir)}")
@@ -93,7 +80,7 @@ def report(run_dir):
 
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@_converting_errors
+@errors_to_exit
 def verify(run_dir):
     """Check a run's manifest chain and the checksum of every archived file."""
     from .manifest import verify_manifest
@@ -107,12 +94,7 @@ def verify(run_dir):
     sys.exit(1 if problems else 0)
 
 
-try:  # the sandbox commands live beside the sandbox
-    from .sandbox_cli import sandbox as _sandbox
-
-    main.add_command(_sandbox)
-except ImportError:  # pragma: no cover - only while the sandbox module is absent
-    pass
+main.add_command(sandbox)
 
 
 if __name__ == "__main__":

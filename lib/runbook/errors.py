@@ -16,6 +16,7 @@ so the CLI converts them at the edge into one sentence and an exit code::
     ├── RepairError              a repair step cannot be planned or applied
     ├── DeployError              the app repository is not in a state the deploy can use
     ├── PhaseFailed              a phase ended with verdict ``failed`` (exit 1)
+    ├── Interrupted              Ctrl-C during a run; the archive is kept (exit 130)
     └── SecretLeak               a resolved secret was found in the run archive
 
 Example
@@ -88,6 +89,12 @@ class DeployError(RunbookError):
 
 class PhaseFailed(RunbookError):
     """A phase finished with verdict ``failed``."""
+
+
+class Interrupted(RunbookError):
+    """The operator stopped a run (Ctrl-C); what ran is archived and can be resumed."""
+
+    exit_code = 130
 
 
 class SecretLeak(RunbookError):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .errors import InputError, PhaseFailed, SecretLeak
+from .errors import InputError, Interrupted, PhaseFailed, SecretLeak
 from .manifest import Manifest, verify_manifest
 from .params import PROJECT_ROOT, Params, load_params
 from .records import read_record
@@ -298,7 +298,8 @@ def _execute(run_dir: Path, manifest: Manifest, params: Params, ids: list[str],
             except KeyboardInterrupt:
                 manifest.append({"kind": "phase", "phase": pid, "status": "interrupted",
                                  "started": started.isoformat(), "duration_s": round(time.monotonic() - t0, 2)})
-                raise
+                raise Interrupted(f"interrupted during phase {pid} ({spec.title}); the archive is kept: "
+                                  f"`runbook resume {run_dir}` continues from there.") from None
             duration = round(time.monotonic() - t0, 2)
             record = read_record(run_dir, pid)
             status = "error" if error is not None else ((record or {}).get("verdict") or "failed")

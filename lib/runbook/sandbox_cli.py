@@ -28,7 +28,7 @@ from .errors import RunbookError, SandboxError
 SSH_PORT = 2222
 
 
-def _errors_to_exit(fn):
+def errors_to_exit(fn):
     """Turn a RunbookError into ``error: <sentence>`` and its exit code."""
 
     @functools.wraps(fn)
@@ -70,7 +70,7 @@ def sandbox():
 @click.option("--mx-port", type=click.IntRange(1, 65535), default=2525, show_default=True)
 @click.option("--submission-port", type=click.IntRange(1, 65535), default=5875, show_default=True)
 @click.option("--ssh", is_flag=True, help=f"Also start a local sshd on port {SSH_PORT} to reach the sandbox over SSH.")
-@_errors_to_exit
+@errors_to_exit
 def up(scenario, workdir, emails, api_port, mx_port, submission_port, ssh):
     """Build the sandbox in SCENARIO's state, start it under PM2 and make traffic."""
     info = sb.up(
@@ -104,7 +104,7 @@ def up(scenario, workdir, emails, api_port, mx_port, submission_port, ssh):
 @sandbox.command()
 @_workdir
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-@_errors_to_exit
+@errors_to_exit
 def status(workdir, as_json):
     """Scenario, PM2 processes and /health code of the sandbox."""
     info = sb.status(workdir)
@@ -124,7 +124,7 @@ def status(workdir, as_json):
 
 @sandbox.command()
 @_workdir
-@_errors_to_exit
+@errors_to_exit
 def down(workdir):
     """Stop every sandbox process (sshd, PM2, writer) and remove the folder."""
     sb.down(workdir, progress=click.echo)
