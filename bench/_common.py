@@ -21,6 +21,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import sqlite3
@@ -164,6 +165,13 @@ def sandbox_params(info: dict, path: Path, **sections) -> Path:
     return path
 
 
+def _seed_progress(line: str) -> None:
+    """Pass the seed script's progress on every 10 %, quietly otherwise."""
+    m = re.search(r"emails: \d+/\d+ \((\d+)%", line)
+    if m and int(m.group(1)) % 10 == 0:
+        say("cache:   " + line.strip())
+
+
 @contextlib.contextmanager
 def sandbox(scenario: str = "email_verified_only", emails: int = 300, users: int = 30):
     """A fresh private sandbox on free ports in a temporary folder; always taken down."""
@@ -174,7 +182,7 @@ def sandbox(scenario: str = "email_verified_only", emails: int = 300, users: int
     api, mx, sub = free_ports(3)
     try:
         info = sb.up(workdir, scenario=scenario, emails=emails, api_port=api, mx_port=mx, submission_port=sub,
-                     progress=None, users=users)
+                     progress=_seed_progress if emails >= 1_000_000 else None, users=users)
         info["base"] = str(base)
         yield info
     finally:

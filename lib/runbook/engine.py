@@ -8,8 +8,8 @@ cell numbers read as in a fresh kernel. A kernel that died is started again.
 
 Example
 -------
->>> with SharedKernel() as kernel:                      # doctest: +SKIP
-...     kernel.execute("notebooks/00_preflight.ipynb", "out.ipynb", parameters={})
+    with SharedKernel() as kernel:
+        kernel.execute("notebooks/00_preflight.ipynb", "out.ipynb", parameters={})
 """
 
 from __future__ import annotations

@@ -108,7 +108,9 @@ def count_status_per_minute(target, paths_or_glob: str | Sequence[str], status: 
             "LC_ALL=C sort",
             "uniq -c",
         ])
-        r = target.run(["sh", "-c", pipeline], timeout=600)
+        # LC_ALL=C: every pattern is ASCII, and grep's regex engine runs about twice as fast
+        # on bytes as in a UTF-8 locale (measured in bench/log_scan.py).
+        r = target.run(["sh", "-c", pipeline], timeout=600, env={"LC_ALL": "C"})
         if not r.ok:
             raise TargetError(f"counting HTTP {status} in the logs failed: {r.stderr.strip()[:200]}")
         warnings = r.stderr.strip()[:500]  # e.g. a file grep could not read

@@ -21,11 +21,11 @@ Layout of the default workdir (``<project>/.sandbox``), matching :mod:`runbook.p
 
 Example
 -------
->>> info = up(Path("/tmp/uz"), scenario="stuck_lock", emails=500, api_port=3101,
-...           mx_port=3125, submission_port=3187)            # doctest: +SKIP
->>> status(Path("/tmp/uz"))["health"]                          # doctest: +SKIP
-500
->>> down(Path("/tmp/uz"))                                      # doctest: +SKIP
+    info = up(Path("/tmp/uz"), scenario="stuck_lock", emails=500, api_port=3101,
+              mx_port=3125, submission_port=3187)
+    status(Path("/tmp/uz"))["health"]
+    # -> 500
+    down(Path("/tmp/uz"))
 """
 
 from __future__ import annotations

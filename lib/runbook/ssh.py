@@ -12,14 +12,14 @@ Safety rules (DESIGN.md section 6) this module enforces:
 
 Example
 -------
->>> from runbook.params import TargetParams
->>> p = TargetParams(kind="ssh", host="127.0.0.1", port=2222, user="root",
-...                  key_file="/tmp/rb-sshd/id_ed25519", known_hosts="/tmp/rb-sshd/known_hosts")
->>> with SSHTarget.from_params(p) as t:                              # doctest: +SKIP
-...     t.run(["echo", "a; $(whoami)"]).stdout
-...     t.fetch("/var/backups/app.sqlite", Path("app.sqlite"), verify_sha256=True)
-'a; $(whoami)\\n'
-PosixPath('app.sqlite')
+    from runbook.params import TargetParams
+    p = TargetParams(kind="ssh", host="127.0.0.1", port=2222, user="root",
+                     key_file="/tmp/rb-sshd/id_ed25519", known_hosts="/tmp/rb-sshd/known_hosts")
+    with SSHTarget.from_params(p) as t:
+        t.run(["echo", "a; $(whoami)"]).stdout
+        t.fetch("/var/backups/app.sqlite", Path("app.sqlite"), verify_sha256=True)
+    # -> 'a; $(whoami)\\n'
+    # -> PosixPath('app.sqlite')
 """
 
 from __future__ import annotations
@@ -83,9 +83,8 @@ class SSHTarget(TargetFiles):
 
     Example
     -------
-    >>> t = SSHTarget.from_params(params.target, env={"PM2_HOME": "/srv/pm2"})  # doctest: +SKIP
-    >>> t.run(["pm2", "jlist"], timeout=30, check=True).stdout                   # doctest: +SKIP
-    '[]'
+        t = SSHTarget.from_params(params.target, env={"PM2_HOME": "/srv/pm2"})
+        t.run(["pm2", "jlist"], timeout=30, check=True).stdout   # -> '[]'
     """
 
     def __init__(
@@ -247,8 +246,7 @@ class SSHTarget(TargetFiles):
 
         Example
         -------
-        >>> t.run(["sh", "-c", "echo out; echo err >&2; exit 3"]).exit_code  # doctest: +SKIP
-        3
+            t.run(["sh", "-c", "echo out; echo err >&2; exit 3"]).exit_code   # -> 3
         """
         argv = [str(a) for a in argv]
         timeout = timeout or self.command_timeout
@@ -361,8 +359,8 @@ class SSHTarget(TargetFiles):
 
         Example
         -------
-        >>> t.fetch("/srv/app/db.sqlite", Path("backup/db.sqlite"), verify_sha256=True)  # doctest: +SKIP
-        PosixPath('backup/db.sqlite')
+            t.fetch("/srv/app/db.sqlite", Path("backup/db.sqlite"), verify_sha256=True)
+            # -> PosixPath('backup/db.sqlite')
         """
         self._download(path, Path(local_path), verify_sha256)
         return Path(local_path)
@@ -401,9 +399,8 @@ class SSHTarget(TargetFiles):
 
         Example
         -------
-        >>> conn = t.connect("127.0.0.1", 3001, 5.0)                # doctest: +SKIP
-        >>> conn.sendall(b"GET /health HTTP/1.0\\r\\n\\r\\n"); conn.recv(12)  # doctest: +SKIP
-        b'HTTP/1.1 200'
+            conn = t.connect("127.0.0.1", 3001, 5.0)
+            conn.sendall(b"GET /health HTTP/1.0\\r\\n\\r\\n"); conn.recv(12)   # -> b'HTTP/1.1 200'
         """
         try:
             chan = self._transport().open_channel(

@@ -10,12 +10,12 @@ so a later process can stop it with ``LocalSshd(state_dir).stop()``.
 
 Example
 -------
->>> sshd = LocalSshd(Path("/tmp/rb-sshd")).start()        # doctest: +SKIP
->>> from runbook.ssh import SSHTarget
->>> with SSHTarget.from_params(sshd.target_params()) as t:  # doctest: +SKIP
-...     t.run(["id", "-un"]).stdout
-'root\\n'
->>> sshd.stop()                                            # doctest: +SKIP
+    sshd = LocalSshd(Path("/tmp/rb-sshd")).start()
+    from runbook.ssh import SSHTarget
+    with SSHTarget.from_params(sshd.target_params()) as t:
+        t.run(["id", "-un"]).stdout
+    # -> 'root\\n'
+    sshd.stop()
 """
 
 from __future__ import annotations
@@ -90,9 +90,8 @@ class LocalSshd:
 
     Example
     -------
-    >>> with LocalSshd(Path("/tmp/rb-sshd")) as sshd:      # doctest: +SKIP
-    ...     sshd.target_params().port > 0
-    True
+        with LocalSshd(Path("/tmp/rb-sshd")) as sshd:
+            sshd.target_params().port > 0   # -> True
     """
 
     host = "127.0.0.1"
