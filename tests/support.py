@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from runbook.params import PROJECT_ROOT
-
-
-def free_ports(n: int) -> list[int]:
-    """``n`` distinct TCP ports free on 127.0.0.1 right now."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+from runbook.sshd import free_ports  # noqa: F401  (tests import it from here)
 
 
 def tree_digest(folder: Path) -> dict[str, str]:

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from runbook import alert, charts, health, logs
 from runbook.changes import Change
 from runbook.params import Params
 from runbook.target import CommandResult, LocalTarget, RecordingTarget
+from support import free_ports
 
 T = LocalTarget()
 
@@ -84,12 +84,6 @@ def http_server():
     yield f"http://127.0.0.1:{srv.server_address[1]}", _Handler.state
     srv.shutdown()
     srv.server_close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -190,7 +184,7 @@ def test_http_get_truncates_long_body(http_server):
 
 
 def test_http_get_refused_gives_status_none():
-    r = health.http_get(T, f"http://127.0.0.1:{_free_port()}/health", timeout=2)
+    r = health.http_get(T, f"http://127.0.0.1:{free_ports(1)[0]}/health", timeout=2)
     assert r.status is None and not r.ok
     assert "cannot connect" in r.error
 
@@ -269,7 +263,7 @@ def test_smtp_probe_wrong_banner():
 
 
 def test_smtp_probe_refused_and_silent(silent_port):
-    assert "cannot connect" in health.smtp_probe(T, "127.0.0.1", _free_port(), timeout=1)["error"]
+    assert "cannot connect" in health.smtp_probe(T, "127.0.0.1", free_ports(1)[0], timeout=1)["error"]
     out = health.smtp_probe(T, "127.0.0.1", silent_port, timeout=0.5)
     assert not out["ok"] and "no answer" in out["error"]
 
@@ -278,7 +272,7 @@ def test_smtp_probe_refused_and_silent(silent_port):
 
 
 def test_listening_ports_real_host(silent_port):
-    df = health.listening_ports(T, {"api": silent_port, "mx": _free_port()})
+    df = health.listening_ports(T, {"api": silent_port, "mx": free_ports(1)[0]})
     assert df.listening.tolist() == [True, False]
     assert "127.0.0.1" in df.addresses[0]
 

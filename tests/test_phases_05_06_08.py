@@ -17,24 +17,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from runbook import deploy, pipeline, prevention
 from runbook import sandbox as sb
 from runbook.params import load_params
 from runbook.records import read_record
 from runbook.target import LocalTarget
+from support import free_ports
 
 T = LocalTarget()
 
 
 def _git(*args, cwd) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _listening(port: int) -> bool:
@@ -142,7 +136,8 @@ def sbx(tmp_path_factory, request):
     """A sandbox repaired by phases 00-05 (apply), with its params file and the 05 run."""
     base = tmp_path_factory.mktemp("p050608")
     workdir = base / "sbx"
-    ports = {"api": _free_port(), "mx": _free_port(), "submission": _free_port()}
+    api, mx, sub = free_ports(3)
+    ports = {"api": api, "mx": mx, "submission": sub}
     request.addfinalizer(lambda: sb.down(workdir, progress=None))
     sb.up(workdir, emails=200, users=20, api_port=ports["api"], mx_port=ports["mx"],
           submission_port=ports["submission"], progress=None)

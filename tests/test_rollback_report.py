@@ -17,7 +17,6 @@ The story, on a private sandbox:
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sqlite3
 import subprocess
@@ -27,7 +26,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from runbook import pipeline, report
 from runbook.params import PROJECT_ROOT, DeployParams
 from runbook.records import Recorder, read_record

@@ -333,9 +333,9 @@ def test_wrong_client_key_is_a_target_error(sshd, tmp_path):
 
 def test_refused_port_and_missing_key_file(sshd, tmp_path):
     from runbook.ssh import SSHTarget
-    from runbook.sshd import free_port
+    from runbook.sshd import free_ports
 
-    port = free_port()
+    port = free_ports(1)[0]
     with pytest.raises(TargetError, match=f"cannot connect to 127.0.0.1:{port}: connection refused"):
         SSHTarget.from_params(sshd.target_params(port=port, connect_timeout=3))
     with pytest.raises(TargetError, match="key file .* does not exist"):

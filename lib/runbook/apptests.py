@@ -23,7 +23,6 @@ import json
 import random
 import shlex
 import time
-from pathlib import Path
 
 import pandas as pd
 

@@ -169,8 +169,9 @@ def list_migration_files(target, migrations_dir: str) -> list[str]:
 
 def history_from_db(engine_or_path, files: list[str]) -> MigrationHistory:
     """Build the history from a local database file (read-only, through SQLAlchemy)."""
-    from .schema import readonly_engine
     from sqlalchemy import inspect, text
+
+    from .schema import readonly_engine
 
     engine = readonly_engine(engine_or_path) if not hasattr(engine_or_path, "connect") else engine_or_path
     tables = set(inspect(engine).get_table_names())

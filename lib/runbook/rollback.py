@@ -375,8 +375,9 @@ def build_if_needed(target, backend: str, env: dict, reverted: bool, *, apply: b
 
 def rows_lost_chart(rows: list[dict]):
     """Horizontal bars: rows per table that a restore would drop (a sentence when there are none)."""
-    from . import charts  # noqa: F401  (selects the headless backend outside Jupyter)
     import matplotlib.pyplot as plt
+
+    from . import charts  # noqa: F401  (selects the headless backend outside Jupyter)
 
     lost = [r for r in rows if r["rows_lost"]]
     fig, ax = plt.subplots(figsize=(8, max(1.6, 0.4 * len(lost) + 1)))

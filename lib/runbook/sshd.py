@@ -70,11 +70,22 @@ def ensure_sshd_installed() -> str:
     return SSHD
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n: int = 1) -> list[int]:
+    """``n`` distinct TCP ports on 127.0.0.1 that nobody listens on right now.
+
+    >>> a, b = free_ports(2); a != b
+    True
+    """
+    socks = []
+    try:
+        for _ in range(n):  # all bound at once, so the kernel cannot hand out one port twice
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 class LocalSshd:
@@ -142,7 +153,7 @@ class LocalSshd:
         PRIVSEP_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
         self._make_keys()
         if self._port is None or not self._port_is_free(self._port):
-            self._port = free_port()
+            self._port = free_ports(1)[0]
         self._write_config()
         self._write_known_hosts()
         self.pid_file.unlink(missing_ok=True)
@@ -330,4 +341,4 @@ def _keygen(path: Path, comment: str) -> None:
         raise SandboxError(f"ssh-keygen could not create {path}: {proc.stderr.strip()}")
 
 
-__all__ = ["LocalSshd", "ensure_sshd_installed", "free_port"]
+__all__ = ["LocalSshd", "ensure_sshd_installed", "free_ports"]
