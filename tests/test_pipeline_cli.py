@@ -78,6 +78,8 @@ def test_a_run_is_archived_with_a_chained_manifest(sbx, tmp_path):
     for stem in ("00_preflight", "01_backup", "02_diagnosis"):
         for suffix in (".ipynb", ".html", ".stakeholder.html"):
             assert (run_dir / f"{stem}{suffix}").is_file()
+    for nb in run_dir.glob("*.ipynb"):  # one shared kernel, yet no trace of it in the outputs
+        assert "Session/line number was not unique" not in nb.read_text()
     stakeholder = (run_dir / "02_diagnosis.stakeholder.html").read_text()
     assert "start_phase" not in stakeholder and "findings" in stakeholder.lower()
     assert "start_phase" in (run_dir / "02_diagnosis.html").read_text()

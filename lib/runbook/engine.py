@@ -73,7 +73,9 @@ class SharedKernel:
         # IPC sockets in a private folder: local only, and ipykernel does not warn about unencrypted TCP.
         self.km = KernelManager(kernel_name=self.kernel_name, transport="ipc",
                                 ip=os.path.join(self._sockets, f"k{time.monotonic_ns()}"))
-        self.km.start_kernel(cwd=self.cwd)
+        # No history database: with the counter reset per notebook, IPython would report
+        # "Session/line number was not unique" into the first cell's output.
+        self.km.start_kernel(cwd=self.cwd, extra_arguments=["--HistoryManager.enabled=False"])
 
     def __enter__(self) -> "SharedKernel":
         self._start()

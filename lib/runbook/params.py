@@ -15,6 +15,8 @@ Example
 >>> p = Params.from_dict({"apply": True, "services": {"mx_port": 25}}, source="inline")
 >>> p.apply, p.services.mx_port, p.target.kind
 (True, 25, 'local')
+>>> Params().app.root == f"{PROJECT_ROOT}/.sandbox/ultrazend"
+True
 """
 
 from __future__ import annotations
@@ -162,14 +164,14 @@ SECRET_KEYS = {("target", "password"), ("services", "api_token")}
 class Params:
     """All parameters of a run."""
 
-    target: TargetParams = field(default_factory=TargetParams)
-    app: AppParams = field(default_factory=AppParams)
-    services: ServicesParams = field(default_factory=ServicesParams)
-    backup: BackupParams = field(default_factory=BackupParams)
-    repair: RepairParams = field(default_factory=RepairParams)
-    deploy: DeployParams = field(default_factory=DeployParams)
-    monitor: MonitorParams = field(default_factory=MonitorParams)
-    schema: SchemaParams = field(default_factory=SchemaParams)
+    target: TargetParams = field(default_factory=lambda: _expand_obj(TargetParams()))
+    app: AppParams = field(default_factory=lambda: _expand_obj(AppParams()))
+    services: ServicesParams = field(default_factory=lambda: _expand_obj(ServicesParams()))
+    backup: BackupParams = field(default_factory=lambda: _expand_obj(BackupParams()))
+    repair: RepairParams = field(default_factory=lambda: _expand_obj(RepairParams()))
+    deploy: DeployParams = field(default_factory=lambda: _expand_obj(DeployParams()))
+    monitor: MonitorParams = field(default_factory=lambda: _expand_obj(MonitorParams()))
+    schema: SchemaParams = field(default_factory=lambda: _expand_obj(SchemaParams()))
     apply: bool = False
     source: str = field(default="defaults", compare=False)
 

@@ -63,7 +63,7 @@ class Workspace:
 def render_fix_migration(template: str, **values) -> str:
     text = resources.files("runbook").joinpath("templates", template).read_text()
     for key, value in values.items():
-        text = text.replace(f"__{key.upper()}_JSON__", json.dumps(value))
+        text = text.replace(f"__{key.upper()}_JSON__", json.dumps(value)).replace(f"__{key.upper()}__", str(value))
     return text
 
 
