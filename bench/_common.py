@@ -23,6 +23,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import sqlite3
 import statistics
@@ -38,6 +39,9 @@ CACHE = BENCH / ".cache"
 RESULTS = BENCH / "results"
 VENV_BIN = ROOT / ".venv" / "bin"
 sys.path.insert(0, str(ROOT / "lib"))  # runnable with any python that has the deps, not only the venv's
+# run_all.py stops a script that runs past its limit with SIGTERM: turn it into SystemExit so the
+# script's finally blocks still take its sandbox and sshd down and remove its temporary files.
+signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(143))
 
 
 def parse_args(doc: str, runs: int = 3, extra=None) -> argparse.Namespace:
@@ -131,8 +135,16 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
-def tmpdir(prefix: str) -> Path:
-    """A temporary folder (on the same disk as /tmp); the caller removes it."""
+def tmpdir(prefix: str, in_memory_bytes: int = 0) -> Path:
+    """A temporary folder; the caller removes it.
+
+    With ``in_memory_bytes``, the folder is on the tmpfs ``/dev/shm`` when it has that much room
+    (plus 2 GiB to spare), so that writing gigabytes measures the tools, not the disk's writeback.
+    """
+    shm = Path("/dev/shm")
+    if in_memory_bytes and shm.is_dir() and os.access(shm, os.W_OK):
+        if shutil.disk_usage(shm).free > in_memory_bytes + 2 * 2**30:
+            return Path(tempfile.mkdtemp(prefix=f"bench-{prefix}-", dir=shm))
     return Path(tempfile.mkdtemp(prefix=f"bench-{prefix}-"))
 
 
@@ -204,8 +216,7 @@ def cached_db(emails: int, scenario: str = "email_verified_only", users: int = 5
     say(f"cache: generating {path.name} with `sandbox up --emails {emails}` (once; later runs reuse it)")
     started = time.monotonic()
     with sandbox(scenario, emails=emails, users=users) as info:
-        part = path.with_name(path.name + ".part")
-        part.unlink(missing_ok=True)
+        part = path.with_name(f"{path.name}.{os.getpid()}.part")  # two benches may build it at once
         src = sqlite3.connect(f"file:{info['database']}?mode=ro", uri=True)
         dst = sqlite3.connect(part)
         try:
@@ -214,7 +225,7 @@ def cached_db(emails: int, scenario: str = "email_verified_only", users: int = 5
         finally:
             dst.close()
             src.close()
-        part.replace(path)
+        part.replace(path)  # atomic: a reader sees no file or the whole file
     say(f"cache: {path.name} ready ({path.stat().st_size / 2**30:.2f} GiB, {time.monotonic() - started:.0f} s)")
     return path
 

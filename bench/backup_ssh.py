@@ -2,7 +2,8 @@
 
 The database is a sandbox's ``backend/ultrazend.sqlite`` with 3.6 million emails (generated once
 by ``sandbox up --emails 3600000`` into ``bench/.cache/``), copied into a temporary "host" folder
-and reached through a real OpenSSH ``sshd`` on 127.0.0.1 (:class:`runbook.sshd.LocalSshd`, its
+(on the tmpfs ``/dev/shm`` when it has room, so that the VM's disk writeback, which varied
+from 5 to 20 s per GiB here, is not what is measured) and reached through a real OpenSSH ``sshd`` on 127.0.0.1 (:class:`runbook.sshd.LocalSshd`, its
 own throwaway keys and known_hosts) - the setup of ``params/sandbox-ssh.yaml``.
 
 - baseline, the seed's way with OpenSSH's own clients and the same key and known_hosts
@@ -89,7 +90,8 @@ def main() -> int:
     size = file_size_gib(cache)
     if not args.quick and size < 1.0:
         raise SystemExit(f"{cache} is only {size:.2f} GiB; raise EMAILS in bench/backup_ssh.py")
-    work = tmpdir("backup")
+    # The host's database, its snapshot and the fetched copy: in memory when there is room (3 copies).
+    work = tmpdir("backup", in_memory_bytes=4 * cache.stat().st_size)
     sshd = None
     try:
         host = work / "host"
@@ -100,6 +102,8 @@ def main() -> int:
         sshd = LocalSshd(work / "sshd").start()
         setup(NAME, database=f"sandbox database, {emails} emails, {size:.2f} GiB ({size * 2**30 / 1e9:.2f} GB) at {db}",
               transport=f"OpenSSH sshd on 127.0.0.1:{sshd.port} (LocalSshd, ed25519 key, strict known_hosts)",
+              storage=f"{work} ({'tmpfs: the disk is out of the measurement' if str(work).startswith('/dev/shm') else 'disk'}; "
+                      "host and workstation folders on the same file system for both sides)",
               baseline="ssh host \"sqlite3 DB '.backup X'\" && scp host:X . (OpenSSH clients)",
               ours="backup.snapshot + backup.fetch_verified through SSHTarget (phase 01)",
               runs=f"{args.runs} per side, alternating; host copies and local files deleted after each run")

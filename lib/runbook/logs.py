@@ -100,9 +100,12 @@ def count_status_per_minute(target, paths_or_glob: str | Sequence[str], status: 
     warnings = ""
     if files:
         # On the host: lines with the status -> their '{"ts":"YYYY-MM-DDTHH:MM' prefix ->
-        # the minute -> counted. Only one line per minute comes back.
+        # the minute -> counted. Only one line per minute comes back. The first grep only keeps
+        # lines holding the status digits: a plain string, which grep finds about twice as fast
+        # as the exact pattern, whose only long fixed part ('"status":') is on every line.
         pipeline = " | ".join([
-            shlex.join(["grep", "-h", "-E", f'"status": ?{int(status)}([^0-9]|$)', "--", *files]),
+            shlex.join(["grep", "-h", "-E", str(int(status)), "--", *files]),
+            shlex.join(["grep", "-E", f'"status": ?{int(status)}([^0-9]|$)']),
             shlex.join(["grep", "-o", "-E", r'^\{"ts": ?"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}']),
             shlex.join(["sed", "-E", 's/.*"//']),
             "LC_ALL=C sort",

@@ -184,6 +184,8 @@ def plan(params_file: str | Path, *, apply: bool = False, phases: str | None = N
     """Write the parameterised notebooks (not executed) and their HTML, for review."""
     import papermill as pm
 
+    from .render import render_notebook
+
     params = load_params(params_file, apply=apply)
     ids = select_phases(phases)
     out = _make_run_dir(output_dir, None, params.apply)
@@ -193,8 +195,6 @@ def plan(params_file: str | Path, *, apply: bool = False, phases: str | None = N
         target = out / f"{spec.stem}.ipynb"
         pm.execute_notebook(str(spec.notebook), str(target), parameters=_parameters(params, out),
                             prepare_only=True, kernel_name=KERNEL, progress_bar=False)
-        from .render import render_notebook
-
         render_notebook(target, target.with_suffix(".html"))
         progress(f"planned {spec.stem}: {target}")
     return out

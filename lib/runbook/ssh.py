@@ -369,6 +369,53 @@ class SSHTarget(TargetFiles):
         """:meth:`fetch` with the checksum verified; returns the SHA-256 hex digest."""
         return self._download(path, Path(local_path), True)
 
+    def fetch_sha256(self, path: str, local_path: Path) -> str:
+        """Download a host file and return the SHA-256 of the bytes written, hashed on the way.
+
+        For a caller that already knows the file's checksum (a verified backup) and compares it,
+        so a damaged transfer cannot pass. The bytes come through an exec channel running
+        ``cat`` rather than SFTP: one stream with no request round trips, about a third faster
+        for a 1 GiB snapshot on loopback (bench/backup_ssh.py). Written under a ``.part`` name,
+        renamed when complete; ``command_timeout`` bounds each silence, not the whole transfer.
+        """
+        local_path = Path(local_path)
+        local_path.parent.mkdir(parents=True, exist_ok=True)
+        part = local_path.with_name(local_path.name + ".part")
+        argv = ["cat", "--", path]
+        digest, got = hashlib.sha256(), 0
+        try:
+            size = self._sftp_client().stat(path).st_size
+            chan = self._transport().open_session(timeout=self.connect_timeout)
+            try:
+                chan.settimeout(self.command_timeout)
+                chan.exec_command(shlex.join(argv))
+                chan.shutdown_write()
+                err = _Drain(chan.recv_stderr)
+                err.start()
+                with open(part, "wb") as dst:
+                    while chunk := chan.recv(1 << 20):
+                        digest.update(chunk)
+                        dst.write(chunk)
+                        got += len(chunk)
+                err.join(self.command_timeout)
+                code = chan.recv_exit_status() if chan.status_event.wait(self.command_timeout) else None
+            finally:
+                chan.close()
+            if code != 0 or got != size:
+                raise TargetError(f"cannot fetch {path} from {self.name}: `{shlex.join(argv)}` exited {code} after "
+                                  f"{got} of {size} bytes ({err.text().strip()[:200] or 'no message'}).")
+        except socket.timeout as exc:
+            part.unlink(missing_ok=True)
+            raise CommandTimeout(f"fetching {path} from {self.name} stalled for {self.command_timeout:g} s; stopped.") from exc
+        except (OSError, paramiko.SSHException, EOFError) as exc:
+            part.unlink(missing_ok=True)
+            raise TargetError(f"cannot fetch {path} from {self.name}: {_why(exc) if isinstance(exc, OSError) else exc}.") from exc
+        except TargetError:
+            part.unlink(missing_ok=True)
+            raise
+        os.replace(part, local_path)
+        return digest.hexdigest()
+
     def sha256(self, path: str) -> str:
         """SHA-256 hex digest of a host file, computed on the host with ``sha256sum``."""
         r = self.run(["sha256sum", "--", path])
