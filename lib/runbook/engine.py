@@ -90,5 +90,8 @@ class SharedKernel:
         """``papermill.execute_notebook`` on the shared kernel (a new one if it died)."""
         if not self.km.is_alive():
             self._start()
+        # The notebook is written once at the end (and on failure), not after every cell:
+        # per-cell saves cost more than most phases' own work.
+        kwargs.setdefault("request_save_on_cell_execute", False)
         return pm.execute_notebook(str(input_path), str(output_path), engine_name=ENGINE, km=self.km,
                                    kernel_name=self.kernel_name, **kwargs)
