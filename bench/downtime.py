@@ -32,7 +32,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from _common import (VENV_BIN, finish, fmt, median, parse_args, sandbox, sandbox_params, say, setup, tmpdir)
+from _common import (VENV_BIN, finish, fmt, median, parse_args, sandbox, sandbox_params, say, setup)
 
 NAME = "downtime"
 INTERVAL = 0.1
