@@ -5,11 +5,10 @@ generated once by ``sandbox up --emails N`` into ``bench/.cache/`` (10 M emails:
 2-3 minutes on 2 cores; later runs reuse the file).
 
 Each run is a fresh child process (so its peak RSS is its own) that imports the library,
-then times phase 02's library calls on the snapshot::
+then times phase 02's library call on the snapshot (``steps.diagnose_snapshot`` without the
+listing of the migration folder; the notebook's tables come from its result)::
 
     diagnosis.diagnose(DB, FILES, system_user_email="system@ultrazend.com.br")
-    schema.snapshot(DB)
-    schema.row_counts(DB)
 
 and reports ``resource.getrusage(RUSAGE_SELF).ru_maxrss``. ``FILES`` are the sandbox's migration
 file names, listed as phase 02 lists them. The baseline is the 10 thousand emails database, ours
@@ -39,7 +38,7 @@ def child(db: str) -> None:
     """The measured process: import, then time the calls; print one JSON line."""
     import resource
 
-    from runbook import diagnosis, schema
+    from runbook import diagnosis
     from runbook.knex import list_migration_files
     from runbook.target import LocalTarget
 
@@ -48,14 +47,10 @@ def child(db: str) -> None:
     t0 = time.perf_counter()
     d = diagnosis.diagnose(db, files, system_user_email="system@ultrazend.com.br")
     t1 = time.perf_counter()
-    snap = schema.snapshot(db)
-    t2 = time.perf_counter()
-    counts = schema.row_counts(db)
-    t3 = time.perf_counter()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux -> MiB
-    print(json.dumps({"seconds": t3 - t0, "diagnose_s": t1 - t0, "snapshot_s": t2 - t1, "row_counts_s": t3 - t2,
-                      "rss_mb": rss, "rss_after_imports_mb": rss_before, "emails": counts.get("emails"),
-                      "tables": len(snap["tables"]), "findings": len(d.findings), "case": d.column_case}))
+    print(json.dumps({"seconds": t1 - t0, "rss_mb": rss, "rss_after_imports_mb": rss_before,
+                      "emails": d.counts.get("emails"), "tables": len(d.counts), "findings": len(d.findings),
+                      "case": d.column_case}))
 
 
 def measure(db) -> dict:
@@ -75,7 +70,7 @@ def main() -> int:
     small, large = cached_db(small_n), cached_db(large_n)
     setup(NAME, small=f"{small.name}: {small_n:,} emails, {file_size_gib(small) * 1024:.1f} MiB",
           large=f"{large.name}: {large_n:,} emails, {file_size_gib(large):.2f} GiB",
-          calls="diagnosis.diagnose + schema.snapshot + schema.row_counts (phase 02), in a fresh child process per run",
+          calls="diagnosis.diagnose (phase 02), in a fresh child process per run",
           baseline=f"{small_n:,} emails", ours=f"{large_n:,} emails",
           runs=f"{args.runs} per size, alternating")
     runs = {"small": [], "large": []}
@@ -83,8 +78,7 @@ def main() -> int:
         for size, db in (("small", small), ("large", large)):
             r = measure(db)
             runs[size].append(r)
-            say(f"run {i + 1} {size:5}: {fmt(r['seconds'])} (diagnose {fmt(r['diagnose_s'])}, snapshot "
-                f"{fmt(r['snapshot_s'])}, row_counts {fmt(r['row_counts_s'])}), peak RSS {r['rss_mb']:.0f} MB "
+            say(f"run {i + 1} {size:5}: {fmt(r['seconds'])}, peak RSS {r['rss_mb']:.0f} MB "
                 f"({r['rss_after_imports_mb']:.0f} MB after imports), {r['emails']:,} emails, {r['findings']} findings")
     t_small = median([r["seconds"] for r in runs["small"]])
     t_large = median([r["seconds"] for r in runs["large"]])

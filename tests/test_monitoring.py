@@ -310,7 +310,8 @@ def log_tree(tmp_path):
     day1 = [_line("2026-12-03T18:50:01.123Z", 500), _line("2026-12-03T18:50:59.999Z", 500),
             _line("2026-12-03T18:50:30.000Z", 200), _line("2026-12-03T18:51:00.000Z", 5000),
             _line("2026-12-03T18:52:10.000Z", 500), '{"ts": "2026-12-03T18:52:11.000Z", "status": 500}',
-            "not json at all, status 500", _line("2026-12-03T18:55:00.000Z", 404)]
+            "not json at all, status 500", _line("2026-12-03T18:55:00.000Z", 404),
+            _line("2026-12-03T18:50:45.000Z", 500)]  # written late: out of time order
     (app / "app-2026-12-03.log").write_text("\n".join(day1) + "\n")
     (app / "app-2026-12-04.log").write_text(_line("2026-12-04T00:00:05.000Z", 500) + "\n")
     (app / "app-2026-12-05.log").write_text(_line("2026-12-05T09:00:00.000Z", 200) + "\n")  # 0 matches
@@ -325,9 +326,20 @@ def test_count_status_per_minute_exact(log_tree):
     glob = str(log_tree / "application" / "app-*.log")
     df = logs.count_status_per_minute(T, glob)
     got = {m.strftime("%Y-%m-%dT%H:%M"): c for m, c in zip(df.minute, df["count"])}
-    assert got == {"2026-12-03T18:50": 2, "2026-12-03T18:52": 2, "2026-12-04T00:00": 1}
+    assert got == {"2026-12-03T18:50": 3, "2026-12-03T18:52": 2, "2026-12-04T00:00": 1}
+    assert df.minute.is_monotonic_increasing and df.minute.is_unique
     assert str(df.minute.dtype) == "datetime64[ns, UTC]"
     assert len(df.attrs["files"]) == 3 and df.attrs["missing"] == []
+
+
+@pytest.mark.parametrize("pcre", [True, False])
+def test_matching_lines_both_branches_agree(log_tree, pcre):
+    """The PCRE command and the fallback for hosts without grep -P select the same lines."""
+    files = sorted(str(p) for p in (log_tree / "application").glob("app-*.log"))
+    r = T.run(["sh", "-c", logs.matching_lines_command(files, 500, pcre=pcre)], env={"LC_ALL": "C"})
+    lines = r.stdout.splitlines()
+    assert len(lines) == 6 and all('500' in line and '5000' not in line for line in lines)
+    assert sum('"status": 500' in line for line in lines) == 1
 
 
 def test_count_status_per_minute_zero_matches_and_missing(log_tree):
@@ -345,12 +357,13 @@ def test_count_status_other_status_and_directory(log_tree):
 
 
 def test_count_runs_on_the_host_as_one_pipeline(log_tree):
-    """The scan is grep | grep -o | sed | sort | uniq -c on the host; only counts return."""
-    t = RecordingTarget(answers={"find": (0, "/a b/app.log\n", ""), "sh -c": (0, "  7 2026-12-03T18:50\n", "")})
+    """The scan is grep | grep -o | uniq -c on the host; only counts return, summed per minute."""
+    answer = '  7 {"ts":"2026-12-03T18:50\n  2 {"ts":"2026-12-03T18:51\n  1 {"ts": "2026-12-03T18:50\n'
+    t = RecordingTarget(answers={"find": (0, "/a b/app.log\n", ""), "sh -c": (0, answer, "")})
     df = logs.count_status_per_minute(t, "/a b/app-*.log")
-    assert df["count"].tolist() == [7]
+    assert df["count"].tolist() == [8, 2]
     line = t.commands[-1][2]
-    assert line.startswith("grep -h -E") and "'/a b/app.log'" in line and line.endswith("uniq -c")
+    assert line.startswith("{ if grep -P") and "'/a b/app.log'" in line and line.endswith("uniq -c")
 
 
 def test_split_before_after():
@@ -377,8 +390,8 @@ def test_tail_lines(log_tree):
 def test_error_counts(log_tree):
     df = logs.error_counts(T, str(log_tree))
     got = dict(zip(df.file, df.error_lines))
-    # day 1: three 500s and the 5000 are level "error"; the spaced line has no "error"
-    assert got == {"app.log": 2, "error.log": 2, "application/app-2026-12-03.log": 4,
+    # day 1: four 500s (one written late) and the 5000 are level "error"; the spaced line has no "error"
+    assert got == {"app.log": 2, "error.log": 2, "application/app-2026-12-03.log": 5,
                    "application/app-2026-12-04.log": 1, "application/app-2026-12-05.log": 0}
     assert df.error_lines.tolist() == sorted(df.error_lines, reverse=True)
     assert logs.error_counts(T, str(log_tree / "missing")).empty

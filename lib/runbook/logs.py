@@ -1,7 +1,7 @@
 """UltraZend's logs, scanned on the host (the seed's 7.1 ``tail`` and the 500-per-minute view).
 
 Log files can be gigabytes, so every scan runs where the file is (``grep``,
-``tail``, ``sort | uniq -c``) and only matches or counts travel back. Files are
+``tail``, ``uniq -c``) and only matches or counts travel back. Files are
 listed with ``find`` (argv, no shell glob); the one pipeline is built from
 :func:`shlex.join` pieces.
 
@@ -99,19 +99,15 @@ def count_status_per_minute(target, paths_or_glob: str | Sequence[str], status: 
     frame = _empty_per_minute()
     warnings = ""
     if files:
-        # On the host: lines with the status -> their '{"ts":"YYYY-MM-DDTHH:MM' prefix ->
-        # the minute -> counted. Only one line per minute comes back. The first grep only keeps
-        # lines holding the status digits: a plain string, which grep finds about twice as fast
-        # as the exact pattern, whose only long fixed part ('"status":') is on every line.
+        # On the host: lines with the status -> their '{"ts":"YYYY-MM-DDTHH:MM' prefix -> runs of
+        # equal minutes counted by uniq -c. Logs are written in time order, so about one line per
+        # minute comes back; lines out of order only add rows, summed below (no sort of the matches).
         pipeline = " | ".join([
-            shlex.join(["grep", "-h", "-E", str(int(status)), "--", *files]),
-            shlex.join(["grep", "-E", f'"status": ?{int(status)}([^0-9]|$)']),
+            matching_lines_command(files, status),
             shlex.join(["grep", "-o", "-E", r'^\{"ts": ?"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}']),
-            shlex.join(["sed", "-E", 's/.*"//']),
-            "LC_ALL=C sort",
             "uniq -c",
         ])
-        # LC_ALL=C: every pattern is ASCII, and grep's regex engine runs about twice as fast
+        # LC_ALL=C: every pattern is ASCII, and grep's regex engines run about twice as fast
         # on bytes as in a UTF-8 locale (measured in bench/log_scan.py).
         r = target.run(["sh", "-c", pipeline], timeout=600, env={"LC_ALL": "C"})
         if not r.ok:
@@ -119,17 +115,40 @@ def count_status_per_minute(target, paths_or_glob: str | Sequence[str], status: 
         warnings = r.stderr.strip()[:500]  # e.g. a file grep could not read
         rows = []
         for line in r.stdout.splitlines():
-            parts = line.split()
-            if len(parts) == 2 and parts[0].isdigit():
-                rows.append({"minute": pd.Timestamp(parts[1], tz="UTC"), "count": int(parts[0])})
+            count, _, prefix = line.strip().partition(" ")
+            if count.isdigit() and prefix:
+                rows.append({"minute": prefix.rsplit('"', 1)[-1], "count": int(count)})
         if rows:
-            frame = pd.DataFrame(rows).sort_values("minute").reset_index(drop=True)
-            frame["minute"] = frame["minute"].astype("datetime64[ns, UTC]")  # same dtype as when empty
+            frame = pd.DataFrame(rows).groupby("minute", as_index=False)["count"].sum()
+            frame["minute"] = pd.to_datetime(frame["minute"], utc=True).astype("datetime64[ns, UTC]")
+            frame = frame.sort_values("minute").reset_index(drop=True)
     frame.attrs["warnings"] = warnings
     frame.attrs["files"] = files
     frame.attrs["missing"] = missing
     frame.attrs["status"] = status
     return frame
+
+
+def matching_lines_command(files: Sequence[str], status: int = 500, *, pcre: bool | None = None) -> str:
+    r"""The shell command printing the lines of ``files`` whose ``"status"`` is exactly ``status``.
+
+    The exact pattern is ``"status": ?500`` not followed by a digit. GNU grep's PCRE matcher
+    (``-P``) finds it at about the speed of a fixed-string search; its ERE matcher is three times
+    slower here, because ``"status":`` is on every line. Where ``grep -P`` is missing (busybox, or a
+    grep built without PCRE) the command falls back to a fixed-string pre-filter and the ERE.
+    ``pcre=None`` chooses on the host; True or False forces one branch.
+
+    >>> matching_lines_command(["/l/a b.log"], pcre=True)
+    'grep -h -P \'"status": ?500(?![0-9])\' -- \'/l/a b.log\''
+    """
+    code = int(status)
+    with_pcre = shlex.join(["grep", "-h", "-P", f'"status": ?{code}(?![0-9])', "--", *files])
+    without = " | ".join([shlex.join(["grep", "-h", "-F", str(code), "--", *files]),
+                          shlex.join(["grep", "-E", f'"status": ?{code}([^0-9]|$)'])])
+    if pcre is not None:
+        return with_pcre if pcre else without
+    # grep -P on an empty file exits 1 (no match) where PCRE works, 2 where it does not.
+    return f"{{ if grep -P x /dev/null 2>/dev/null; [ $? -le 1 ]; then {with_pcre}; else {without}; fi; }}"
 
 
 def _empty_per_minute() -> pd.DataFrame:
@@ -267,5 +286,5 @@ def now_utc() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-__all__ = ["resolve_files", "count_status_per_minute", "split_before_after", "BeforeAfter", "repair_time",
+__all__ = ["resolve_files", "count_status_per_minute", "matching_lines_command", "split_before_after", "BeforeAfter", "repair_time",
            "LogTail", "tail_lines", "error_counts", "now_utc"]

@@ -243,8 +243,10 @@ def _render_index(run_dir: Path, manifest: Manifest) -> Path:
 
 def _failure_message(spec: PhaseSpec, record: dict | None, error, params: Params, run_dir: Path) -> str:
     if error is not None:
+        # PapermillExecutionError names the cell; a kernel that died (DeadKernelError) does not.
         where = f"cell {error.exec_count}" if getattr(error, "exec_count", None) else "a cell"
-        what = f"{error.ename}: {str(error.evalue).strip().splitlines()[0] if error.evalue else ''}"
+        evalue = str(getattr(error, "evalue", error)).strip()
+        what = f"{getattr(error, 'ename', type(error).__name__)}: {evalue.splitlines()[0] if evalue else ''}"
     else:
         failed = [c for c in (record or {}).get("checks", []) if c.get("ok") is False]
         if failed:
@@ -269,6 +271,7 @@ def _failure_message(spec: PhaseSpec, record: dict | None, error, params: Params
 
 def _execute(run_dir: Path, manifest: Manifest, params: Params, ids: list[str],
              progress: Callable[[str], None], skip: set[str] = frozenset()) -> RunOutcome:
+    from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     from .engine import SharedKernel
@@ -293,7 +296,7 @@ def _execute(run_dir: Path, manifest: Manifest, params: Params, ids: list[str],
             try:
                 kernel.execute(spec.notebook, out_nb, parameters=_parameters(params, run_dir),
                                progress_bar=False, log_output=False)
-            except PapermillExecutionError as exc:
+            except (PapermillExecutionError, DeadKernelError) as exc:
                 error = exc
             except KeyboardInterrupt:
                 manifest.append({"kind": "phase", "phase": pid, "status": "interrupted",

@@ -166,7 +166,7 @@ def render_index(run_dir: Path, manifest: dict, phases: list[dict]) -> Path:
     cards = [
         (f"{n_passed}/{len(phases)}", "phases passed"),
         (f"{sum(c['verdict'] == 'passed' for c in judged)}/{len(criteria)}" if criteria else "–", "criteria passed"),
-        (f"{downtime:.1f} s" if isinstance(downtime, (int, float)) else "–", "downtime"),
+        (f"{downtime:.1f} s" if isinstance(downtime, (int, float)) else "–", "downtime (services stopped)"),
         ("apply" if params.get("apply") else "dry run", "mode"),
     ]
     failed = next((p for p in phases if p["status"] not in ("passed", "skipped")), None)
