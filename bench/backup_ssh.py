@@ -14,8 +14,9 @@ own throwaway keys and known_hosts) - the setup of ``params/sandbox-ssh.yaml``.
 - ours, phase 01's library calls through an :class:`runbook.ssh.SSHTarget` (connection
   included)::
 
-      b = backup.snapshot(target, DB, BACKUP_DIR)     # VACUUM INTO, integrity_check, foreign_key_check, sha256
-      backup.fetch_verified(target, b.path, LOCAL, b.sha256)
+      # VACUUM INTO, then integrity_check, foreign_key_check and sha256sum on the host while the
+      # copy streams to LOCAL, hashed on the way and compared with the host's SHA-256
+      b = backup.snapshot(target, DB, BACKUP_DIR, fetch_to=LOCAL)
 
 Ours does more than the baseline (a consistent copy under writers, two integrity checks and a
 checksum verified end to end); the split of its time is printed per run.
@@ -65,20 +66,19 @@ def baseline(sshd, db: Path, remote_copy: Path, local_dir: Path) -> dict:
 
 
 def ours(sshd, db: Path, backup_dir: Path, local_dir: Path) -> dict:
-    """Phase 01's calls: ``backup.snapshot`` then ``backup.fetch_verified`` over an SSHTarget."""
+    """Phase 01's call: ``backup.snapshot(..., fetch_to=...)`` over an SSHTarget."""
     from runbook import backup
     from runbook.ssh import SSHTarget
 
     t0 = time.monotonic()
+    local = local_dir / "snapshot_before.sqlite"
     with SSHTarget.from_params(sshd.target_params()) as target:
-        b = backup.snapshot(target, str(db), str(backup_dir))
-        t1 = time.monotonic()
-        local = backup.fetch_verified(target, b.path, local_dir / "snapshot_before.sqlite", b.sha256)
-        t2 = time.monotonic()
+        b = backup.snapshot(target, str(db), str(backup_dir), fetch_to=local)
+    t1 = time.monotonic()
     if not b.verified:
         raise RuntimeError(f"the snapshot was not verified: {b}")
-    return {"total_s": t2 - t0, "snapshot_and_verify_s": t1 - t0, "vacuum_into_s": b.seconds,
-            "fetch_and_check_s": t2 - t1, "bytes": local.stat().st_size, "integrity": b.integrity}
+    return {"total_s": t1 - t0, "vacuum_into_s": b.seconds, "verify_and_fetch_s": t1 - t0 - b.seconds,
+            "bytes": local.stat().st_size, "integrity": b.integrity}
 
 
 def main() -> int:
@@ -105,7 +105,7 @@ def main() -> int:
               storage=f"{work} ({'tmpfs: the disk is out of the measurement' if str(work).startswith('/dev/shm') else 'disk'}; "
                       "host and workstation folders on the same file system for both sides)",
               baseline="ssh host \"sqlite3 DB '.backup X'\" && scp host:X . (OpenSSH clients)",
-              ours="backup.snapshot + backup.fetch_verified through SSHTarget (phase 01)",
+              ours="backup.snapshot(..., fetch_to=LOCAL) through SSHTarget (phase 01)",
               runs=f"{args.runs} per side, alternating; host copies and local files deleted after each run")
         runs = {"baseline": [], "ours": []}
         for i in range(args.runs):

@@ -357,13 +357,14 @@ def test_count_status_other_status_and_directory(log_tree):
 
 
 def test_count_runs_on_the_host_as_one_pipeline(log_tree):
-    """The scan is grep | grep -o | uniq -c on the host; only counts return, summed per minute."""
-    answer = '  7 {"ts":"2026-12-03T18:50\n  2 {"ts":"2026-12-03T18:51\n  1 {"ts": "2026-12-03T18:50\n'
+    """The scan is grep | uniq -c -w 24 | cut on the host; only counts return, summed per minute."""
+    answer = ('      7 {"ts":"2026-12-03T18:50:01.123Z","lev\n      2 {"ts":"2026-12-03T18:51:00.000Z","lev\n'
+              '      1 {"ts": "2026-12-03T18:50:59.1Z", "l\n      4 not json, "status": 500\n')
     t = RecordingTarget(answers={"find": (0, "/a b/app.log\n", ""), "sh -c": (0, answer, "")})
     df = logs.count_status_per_minute(t, "/a b/app-*.log")
-    assert df["count"].tolist() == [8, 2]
+    assert df["count"].tolist() == [8, 2]  # the run without a leading "ts" is not a minute
     line = t.commands[-1][2]
-    assert line.startswith("{ if grep -P") and "'/a b/app.log'" in line and line.endswith("uniq -c")
+    assert line.startswith("{ if grep -P") and "'/a b/app.log'" in line and line.endswith("| uniq -c -w 24 | cut -c1-40")
 
 
 def test_split_before_after():

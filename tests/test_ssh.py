@@ -228,6 +228,44 @@ def test_fetch_with_wrong_checksum_fails_and_leaves_nothing(ssh_target, tmp_path
     assert not local.exists() and not local.with_name("f.bin.part").exists()
 
 
+def test_file_calls_from_many_threads_share_one_target(ssh_target, tmp_path):
+    """paramiko's SFTP client drops a reply another thread was waiting for; the target must not hang."""
+    def work(i: int) -> bytes:
+        path = str(tmp_path / "threads" / f"d{i % 3}" / f"f{i}.txt")
+        for _ in range(5):
+            assert not ssh_target.exists(path + ".missing")
+            ssh_target.write_bytes(path, f"payload {i}".encode())
+        ssh_target.fetch_sha256(path, tmp_path / "back" / f"f{i}.txt")
+        return ssh_target.read_bytes(path)
+
+    pool = [None] * 8
+    threads = [threading.Thread(target=lambda i=i: pool.__setitem__(i, work(i)), daemon=True) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "an SFTP call never got its reply"
+    assert pool == [f"payload {i}".encode() for i in range(8)]
+
+
+def test_snapshot_fetched_while_the_host_verifies_it(ssh_target, tmp_path):
+    """Phase 01's call over SSH: the copy streams while integrity_check runs, and must hash equal."""
+    import sqlite3
+
+    from runbook import backup
+
+    db = tmp_path / "live db.sqlite"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE emails (id INTEGER PRIMARY KEY, body TEXT)")
+        con.executemany("INSERT INTO emails (body) VALUES (?)", [("x" * 200,)] * 5000)
+    local = tmp_path / "fetched" / "snapshot.sqlite"
+    b = backup.snapshot(ssh_target, str(db), str(tmp_path / "backups"), fetch_to=local)
+    assert b.verified and b.integrity == "ok"
+    assert hashlib.sha256(local.read_bytes()).hexdigest() == b.sha256
+    with sqlite3.connect(f"file:{local}?mode=ro", uri=True) as con:
+        assert con.execute("SELECT count(*) FROM emails").fetchone()[0] == 5000
+
+
 def test_target_env_applies_to_every_command_and_merges(sshd):
     from runbook.ssh import SSHTarget
 

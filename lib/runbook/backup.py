@@ -24,6 +24,7 @@ from pathlib import Path
 from . import sqlite
 from .changes import Change
 from .errors import BackupError, TargetError
+from .target import host_sha256
 
 
 @dataclass
@@ -52,10 +53,10 @@ def _stamp() -> str:
 
 def remote_sha256(target, path: str) -> str:
     """SHA-256 of a file computed on the host (no transfer)."""
-    r = target.run(["sha256sum", path], timeout=3600)
-    if not r.ok:
-        raise BackupError(f"cannot checksum {path} on the host: {r.stderr.strip()[:200]}")
-    return r.stdout.split()[0]
+    try:
+        return host_sha256(target, path)
+    except TargetError as exc:
+        raise BackupError(str(exc)) from exc
 
 
 def local_sha256(path: Path) -> str:
@@ -66,8 +67,13 @@ def local_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def snapshot(target, db: str, backup_dir: str, *, label: str = "ultrazend_backup") -> Backup:
-    """Make, verify and checksum a snapshot of ``db`` in a new folder under ``backup_dir``."""
+def snapshot(target, db: str, backup_dir: str, *, label: str = "ultrazend_backup",
+             fetch_to: Path | None = None) -> Backup:
+    """Make, verify and checksum a snapshot of ``db`` in a new folder under ``backup_dir``.
+
+    With ``fetch_to`` the snapshot is also copied to that workstation path while the host
+    verifies it, and the copy's SHA-256 must equal the host's (:class:`BackupError` otherwise).
+    """
     if not target.exists(db):
         raise BackupError(f"the database {db} does not exist on the host; check app.database in the params.")
     folder = f"{backup_dir.rstrip('/')}/{_stamp()}"
@@ -86,7 +92,16 @@ def snapshot(target, db: str, backup_dir: str, *, label: str = "ultrazend_backup
     # file that opens read-only anywhere (it is ours, not live).
     target.run(["sqlite3", dest, "PRAGMA journal_mode=DELETE"], check=True)
     seconds = time.monotonic() - started
-    return verify_snapshot(target, dest, seconds=seconds)
+    if fetch_to is None:
+        return verify_snapshot(target, dest, seconds=seconds)
+    # The transfer lasts about as long as integrity_check on the host: both run at once, and the
+    # snapshot counts only when the checks pass and the fetched bytes hash to the host's SHA-256.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch") as pool:
+        fetching = pool.submit(_fetch_hashed, target, dest, Path(fetch_to))
+        backup = verify_snapshot(target, dest, seconds=seconds)
+        got = fetching.result()
+    _check_fetched(dest, Path(fetch_to), got, backup.sha256)
+    return backup
 
 
 def verify_snapshot(target, path: str, *, seconds: float = 0.0, expected_sha256: str | None = None) -> Backup:
@@ -121,16 +136,23 @@ def verify_snapshot(target, path: str, *, seconds: float = 0.0, expected_sha256:
 def fetch_verified(target, path: str, local_path: Path, sha256: str) -> Path:
     """Fetch a backup to the workstation and check it against its SHA-256."""
     local_path = Path(local_path)
+    _check_fetched(path, local_path, _fetch_hashed(target, path, local_path), sha256)
+    return local_path
+
+
+def _fetch_hashed(target, path: str, local_path: Path) -> str:
+    """Copy a host file to ``local_path``; the SHA-256 of the copy."""
     fetch_sha256 = getattr(target, "fetch_sha256", None)
     if callable(fetch_sha256):  # SSHTarget hashes while it writes: one pass over a big file, not two
-        got = fetch_sha256(path, local_path)
-    else:
-        target.fetch(path, local_path)
-        got = local_sha256(local_path)
+        return fetch_sha256(path, local_path)
+    target.fetch(path, local_path)
+    return local_sha256(local_path)
+
+
+def _check_fetched(path: str, local_path: Path, got: str, sha256: str) -> None:
     if got != sha256:
         local_path.unlink(missing_ok=True)
         raise BackupError(f"the fetched copy of {path} does not match its SHA-256; the transfer was damaged.")
-    return local_path
 
 
 def archive_dirs(target, root: str, names: list[str], dest: str) -> dict:

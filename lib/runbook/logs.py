@@ -13,7 +13,7 @@ Example
 -------
 >>> from runbook.target import RecordingTarget
 >>> t = RecordingTarget(answers={"find": (0, "/app/logs/application/app-2026-12-03.log\\n", ""),
-...                              "sh -c": (0, "      3 2026-12-03T18:50\\n", "")})
+...                              "sh -c": (0, '      3 {"ts":"2026-12-03T18:50:01.123Z","lev\\n', "")})
 >>> count_status_per_minute(t, "/app/logs/application/app-*.log")["count"].tolist()
 [3]
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import posixpath
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -31,6 +32,8 @@ import pandas as pd
 from .errors import TargetError
 
 _GLOB_CHARS = set("*?[")
+# The start of a request-log line: '{"ts":"2026-12-03T18:50' (an optional space after the colon).
+_MINUTE_PREFIX = re.compile(r'\{"ts": ?"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2})')
 
 
 # --- which files ---------------------------------------------------------------------------------
@@ -99,14 +102,13 @@ def count_status_per_minute(target, paths_or_glob: str | Sequence[str], status: 
     frame = _empty_per_minute()
     warnings = ""
     if files:
-        # On the host: lines with the status -> their '{"ts":"YYYY-MM-DDTHH:MM' prefix -> runs of
-        # equal minutes counted by uniq -c. Logs are written in time order, so about one line per
-        # minute comes back; lines out of order only add rows, summed below (no sort of the matches).
-        pipeline = " | ".join([
-            matching_lines_command(files, status),
-            shlex.join(["grep", "-o", "-E", r'^\{"ts": ?"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}']),
-            "uniq -c",
-        ])
+        # On the host: the lines with the status -> runs of lines whose first 24 bytes are equal
+        # ('{"ts":"YYYY-MM-DDTHH:MM' and one more byte) counted by uniq -c -> each run's count
+        # and prefix. Logs are written in time order, so about one line per minute comes back;
+        # lines out of order only add rows, summed below (no sort of the matches). uniq reads
+        # the matches once, where a grep -o extracting the minute first costs a quarter more
+        # (bench/log_scan.py).
+        pipeline = " | ".join([matching_lines_command(files, status), "uniq -c -w 24", "cut -c1-40"])
         # LC_ALL=C: every pattern is ASCII, and grep's regex engines run about twice as fast
         # on bytes as in a UTF-8 locale (measured in bench/log_scan.py).
         r = target.run(["sh", "-c", pipeline], timeout=600, env={"LC_ALL": "C"})
@@ -116,8 +118,9 @@ def count_status_per_minute(target, paths_or_glob: str | Sequence[str], status: 
         rows = []
         for line in r.stdout.splitlines():
             count, _, prefix = line.strip().partition(" ")
-            if count.isdigit() and prefix:
-                rows.append({"minute": prefix.rsplit('"', 1)[-1], "count": int(count)})
+            minute = _MINUTE_PREFIX.match(prefix)
+            if count.isdigit() and minute:  # runs of lines without a leading "ts" are not counted
+                rows.append({"minute": minute.group(1), "count": int(count)})
         if rows:
             frame = pd.DataFrame(rows).groupby("minute", as_index=False)["count"].sum()
             frame["minute"] = pd.to_datetime(frame["minute"], utc=True).astype("datetime64[ns, UTC]")

@@ -89,18 +89,26 @@ class Manifest:
         path = Path(run_dir) / "manifest.json"
         return cls(run_dir, json.loads(path.read_text()))
 
-    def append(self, entry: dict) -> dict:
-        """Add an entry chained to the previous one, and save."""
+    def append(self, entry: dict, *, save: bool = True) -> dict:
+        """Add an entry chained to the previous one, and save (``save=False``: the caller saves)."""
         entries = self.data["entries"]
         entry = {**entry, "prev": entries[-1]["hash"] if entries else GENESIS}
         entry["hash"] = _entry_hash(entry)
         entries.append(entry)
-        self.save()
+        if save:
+            self.save()
         return entry
 
     def add_file(self, path: Path, phase: str | None = None) -> dict:
-        rel = Path(path).relative_to(self.run_dir)
-        return self.append({"kind": "file", "phase": phase, "path": str(rel), "sha256": sha256_file(path)})
+        """List one archived file with its SHA-256."""
+        return self.add_files([path], phase)[0]
+
+    def add_files(self, paths: list[Path], phase: str | None = None) -> list[dict]:
+        """List archived files with their SHA-256, saving the manifest once."""
+        entries = [self.append({"kind": "file", "phase": phase, "path": str(Path(p).relative_to(self.run_dir)),
+                                "sha256": sha256_file(p)}, save=False) for p in paths]
+        self.save()
+        return entries
 
     def phase_status(self) -> dict[str, str]:
         """The latest status of each phase (a resumed run appends newer entries)."""

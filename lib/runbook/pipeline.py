@@ -16,6 +16,7 @@ Example
 from __future__ import annotations
 
 import datetime as _dt
+import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +27,13 @@ from .errors import InputError, Interrupted, PhaseFailed, SecretLeak
 from .manifest import Manifest, verify_manifest
 from .params import PROJECT_ROOT, Params, load_params
 from .records import read_record
+
+# nbformat imports jsonschema, which imports rfc3987_syntax when it is installed (jupyterlab
+# brings it): that module compiles 39 grammars at import, 1.5 s of every `runbook` command, for
+# the "iri" string format, which no notebook schema uses. Marked absent in this process only
+# (the kernels are not affected); jsonschema then skips that one format check.
+if "jsonschema" not in sys.modules:
+    sys.modules.setdefault("rfc3987_syntax", None)
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 OUTPUTS_DIR = PROJECT_ROOT / "outputs"
@@ -207,8 +215,7 @@ def report(run_dir: Path) -> Path:
         raise InputError(f"{run_dir} is not a run folder (no manifest.json).")
     manifest = Manifest.load(run_dir)
     for pid in manifest.data["phases"]:
-        for path in _render_phase(run_dir / f"{BY_ID[pid].stem}.ipynb"):
-            manifest.add_file(path, phase=pid)
+        manifest.add_files(_render_phase(run_dir / f"{BY_ID[pid].stem}.ipynb"), phase=pid)
     index = _render_index(run_dir, manifest)
     manifest.add_file(index)
     return index
@@ -319,9 +326,7 @@ def _execute(run_dir: Path, manifest: Manifest, params: Params, ids: list[str],
         kernel.__exit__(None, None, None)
         for pid, files, job in pending:
             files += job.result()
-            for path in files:
-                if path.is_file():
-                    manifest.add_file(path, phase=pid)
+            manifest.add_files([path for path in files if path.is_file()], phase=pid)
         renderer.shutdown()
         index = _render_index(run_dir, manifest)
     try:

