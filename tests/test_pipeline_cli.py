@@ -116,6 +116,30 @@ def test_report_rerenders_html(sbx, tmp_path):
     assert verify_manifest(run_dir) == []
 
 
+def test_rendered_pages_show_host_text_as_text(tmp_path, monkeypatch):
+    """Markup in a cell's source or in a check's evidence (host output) is escaped, never live HTML."""
+    import nbformat
+
+    from runbook import phase as phase_mod
+    from runbook.render import render_notebook
+
+    shown = []
+    monkeypatch.setattr(phase_mod, "_display", shown.append)
+    ph = phase_mod.start_phase("00", {"run_dir": str(tmp_path / "run")})
+    ph.check("log line", False, "<script>alert(2)</script><img src=x onerror=alert(3)>")
+    nb = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("print('<script>alert(1)</script>')  # <b>&amp;")
+    code.outputs = [nbformat.v4.new_output("display_data", data={"text/html": shown[0].data})]
+    nb.cells = [code]
+    ipynb = tmp_path / "nb.ipynb"
+    nbformat.write(nb, str(ipynb))
+    for hide in (False, True):
+        page = render_notebook(ipynb, tmp_path / f"nb{hide}.html", hide_code=hide).read_text()
+        assert "<script>alert" not in page and "<img src=x" not in page
+        assert "&lt;script&gt;alert(2)&lt;/script&gt;&lt;img src=x onerror=alert(3)&gt;" in page
+        assert ("&lt;script&gt;alert(1)" in page) != hide  # the code shows only in the full rendering
+
+
 def test_failed_phase_names_phase_cell_and_next_step_then_resume(sbx, tmp_path):
     db = sbx.database
     hidden = db.with_name("hidden.sqlite")

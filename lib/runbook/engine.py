@@ -136,7 +136,13 @@ class SharedKernel:
         if self.kc is not None:
             self.kc.stop_channels()
         if self.km is not None and self.km.has_kernel:
-            run_sync(self.km.shutdown_kernel)(now=True)
+            # The kernel holds nothing to save (each phase wrote its records): reap it here, as
+            # jupyter_client's forced shutdown polls for the exit every 0.1 s (0.17 s per run).
+            process = getattr(self.km.provisioner, "process", None)
+            if process is not None:
+                process.kill()
+                process.wait(timeout=10)
+            run_sync(self.km.shutdown_kernel)(now=True)  # then its own clean-up (files, state)
 
     def __exit__(self, *exc) -> None:
         self._stop()
