@@ -17,6 +17,7 @@ own throwaway keys and known_hosts) - the setup of ``params/sandbox-ssh.yaml``.
       # VACUUM INTO, then integrity_check, foreign_key_check and sha256sum on the host while the
       # copy streams to LOCAL, hashed on the way and compared with the host's SHA-256
       b = backup.snapshot(target, DB, BACKUP_DIR, fetch_to=LOCAL)
+      schema.row_counts(LOCAL)   # phase 01 counts the fetched copy once; later phases reuse it
 
 Ours does more than the baseline (a consistent copy under writers, two integrity checks and a
 checksum verified end to end); the split of its time is printed per run.
@@ -66,8 +67,8 @@ def baseline(sshd, db: Path, remote_copy: Path, local_dir: Path) -> dict:
 
 
 def ours(sshd, db: Path, backup_dir: Path, local_dir: Path) -> dict:
-    """Phase 01's call: ``backup.snapshot(..., fetch_to=...)`` over an SSHTarget."""
-    from runbook import backup
+    """Phase 01's calls (``steps.take_snapshot``): the snapshot fetched over an SSHTarget, then counted."""
+    from runbook import backup, schema
     from runbook.ssh import SSHTarget
 
     t0 = time.monotonic()
@@ -75,10 +76,12 @@ def ours(sshd, db: Path, backup_dir: Path, local_dir: Path) -> dict:
     with SSHTarget.from_params(sshd.target_params()) as target:
         b = backup.snapshot(target, str(db), str(backup_dir), fetch_to=local)
     t1 = time.monotonic()
+    schema.row_counts(local)
+    t2 = time.monotonic()
     if not b.verified:
         raise RuntimeError(f"the snapshot was not verified: {b}")
-    return {"total_s": t1 - t0, "vacuum_into_s": b.seconds, "verify_and_fetch_s": t1 - t0 - b.seconds,
-            "bytes": local.stat().st_size, "integrity": b.integrity}
+    return {"total_s": t2 - t0, "vacuum_into_s": b.seconds, "verify_and_fetch_s": t1 - t0 - b.seconds,
+            "count_s": t2 - t1, "bytes": local.stat().st_size, "integrity": b.integrity}
 
 
 def main() -> int:
@@ -105,7 +108,7 @@ def main() -> int:
               storage=f"{work} ({'tmpfs: the disk is out of the measurement' if str(work).startswith('/dev/shm') else 'disk'}; "
                       "host and workstation folders on the same file system for both sides)",
               baseline="ssh host \"sqlite3 DB '.backup X'\" && scp host:X . (OpenSSH clients)",
-              ours="backup.snapshot(..., fetch_to=LOCAL) through SSHTarget (phase 01)",
+              ours="backup.snapshot(..., fetch_to=LOCAL) through SSHTarget, then schema.row_counts(LOCAL) (phase 01)",
               runs=f"{args.runs} per side, alternating; host copies and local files deleted after each run")
         runs = {"baseline": [], "ours": []}
         for i in range(args.runs):

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from support import file_digest, tree_digest
@@ -112,6 +113,11 @@ def test_phases_00_04_repair_every_scenario(scenario, make_sandbox, tmp_path):
     before_cols = {c for c in ("is_verified", "email_verified") if before_counts and c in initial_cols}
     assert (("users.email_verified", "removed") in diff) == ("email_verified" in before_cols)
     assert (("users.is_verified", "added") in diff) == ("is_verified" not in before_cols)
+    # The snapshot's tables are counted once, when phase 01 fetches it; phase 04 compares those.
+    snapshot = read_record(applied.run_dir, "01")["values"]["backup"]
+    assert snapshot["row_counts"] == counts(snapshot["local"])
+    compared = read_record(applied.run_dir, "04")["tables"]["row_counts"]["rows"]
+    assert {r["table"]: r["before"] for r in compared} == snapshot["row_counts"]
 
     # 3. A second applying run changes nothing.
     after_tree = tree_digest(sbx.migrations)
@@ -147,3 +153,43 @@ def test_phases_00_04_over_ssh(make_sandbox, sshd, tmp_path):
     assert db_rows(sbx.database, "SELECT is_locked FROM knex_migrations_lock") == [(0,)]
     snapshot = read_record(applied.run_dir, "01")["values"]["backup"]
     assert snapshot["verified"] and file_digest(snapshot["local"]) == snapshot["sha256"]
+
+
+def test_phase_03_alone_snapshots_once(make_sandbox, tmp_path):
+    """Without phase 01 in the run, phase 03 makes one verified snapshot and rehearses on it."""
+    sbx = make_sandbox("email_verified_only")
+    before_db = file_digest(sbx.database)
+    outcome = pipeline.run(sbx.params, phases="03", run_id="alone", output_dir=tmp_path, progress=lambda _l: None)
+    assert outcome.exit_code == 0, outcome.message
+    values = read_record(outcome.run_dir, "03")["values"]
+    assert values["snapshot_before"]["verified"] and values["rehearsal"]["ok"]
+    made = sorted(p.name for p in (Path(sbx.info["backups"]) / "alone").rglob("ultrazend_backup*.sqlite"))
+    assert made == ["ultrazend_backup.sqlite"]
+    assert file_digest(sbx.database) == before_db  # a dry run
+
+
+def test_phase_01_stops_services_only_when_asked_and_applied(make_sandbox, tmp_path):
+    """The seed's `pm2 stop all` before the backup: a parameter, recorded for the report's downtime."""
+    import yaml
+
+    sbx = make_sandbox("email_verified_only")
+    data = yaml.safe_load(sbx.params.read_text())
+    data["backup"]["stop_services"] = True
+    params = tmp_path / "stop.yaml"
+    params.write_text(yaml.safe_dump(data))
+
+    dry = pipeline.run(params, phases="01", run_id="dry", output_dir=tmp_path, progress=lambda _l: None)
+    assert dry.exit_code == 0, dry.message
+    assert health(sbx.api_url) == 500  # still running, still broken
+    assert "services_stopped_at" not in read_record(dry.run_dir, "01")["values"]
+    assert [c["done"] for c in read_record(dry.run_dir, "01")["changes"]] == [False]
+
+    applied = pipeline.run(params, phases="01", run_id="apply", apply=True, output_dir=tmp_path, progress=lambda _l: None)
+    assert applied.exit_code == 0, applied.message
+    values = read_record(applied.run_dir, "01")["values"]
+    assert values["services_stopped_at"] and values["backup"]["verified"]
+    with pytest.raises(urllib.error.URLError):
+        health(sbx.api_url)
+    from runbook import report
+    assert report.downtime({"01": read_record(applied.run_dir, "01")}) == (
+        None, f"services stopped at {values['services_stopped_at'][11:19]} (phase 01); no HTTP 200 recorded since")

@@ -95,16 +95,34 @@ def services_check(target, backend: str, *, env: dict, database: str, mx_port: i
     script = render_fix_migration("test_services.js", mx_port=int(mx_port), submission_port=int(submission_port))
     r = target.run(["node", "-e", script], cwd=backend, timeout=timeout,
                    env={**env, "DATABASE_URL": database, "NODE_ENV": "development", "FORCE_COLOR": "0"})
-    rows = []
-    for line in r.stdout.splitlines():
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            continue  # a service's own log line, not ours
-        if isinstance(doc, dict) and "service" in doc:
-            rows.append({"service": doc["service"], "ok": bool(doc.get("ok")), "detail": doc.get("detail", "")})
+    rows = [{"service": doc["service"], "ok": bool(doc.get("ok")), "detail": doc.get("detail", "")}
+            for doc in map(_json_or_none, r.stdout.splitlines()) if isinstance(doc, dict) and "service" in doc]
     ok = r.ok and bool(rows) and all(x["ok"] for x in rows)
     return {"ok": ok, "exit_code": r.exit_code, "rows": rows, "output": (r.stdout + r.stderr).strip()[-2000:]}
+
+
+def connectivity_check(target, ws: Workspace, timeout: float = 120) -> dict:
+    """Seed 4.2: the app's own database module opens ``ws.database`` and answers a user count.
+
+    Returns
+    -------
+    dict
+        ``ok``, ``users`` (the count, or ``None``) and ``evidence`` (one line for a check).
+    """
+    r = target.run(["node", "-e", render_fix_migration("test_connectivity.js")], cwd=ws.backend, timeout=timeout,
+                   env={**ws.env, "DATABASE_URL": ws.database, "FORCE_COLOR": "0"})
+    answer = next((doc for doc in map(_json_or_none, reversed(r.stdout.splitlines())) if isinstance(doc, dict)), {})
+    ok = r.ok and answer.get("ok") is True
+    evidence = (f"SELECT 1 and a count of {answer['users']} users through src/config/database" if ok
+                else answer.get("error") or (r.stderr or r.stdout).strip()[-300:] or f"exit code {r.exit_code}")
+    return {"ok": ok, "users": answer.get("users"), "evidence": evidence}
+
+
+def _json_or_none(line: str):
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None  # a log line of the app's own, not ours
 
 
 # --- 5.2 build ---------------------------------------------------------------------------------

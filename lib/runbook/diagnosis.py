@@ -75,12 +75,17 @@ def count_differing(db_path: str | Path, snap: dict, wanted: str, legacy: str) -
 
 
 def diagnose(db_path: str | Path, files: list[str], *, system_user_email: str, wanted: str = "is_verified",
-             legacy: str = "email_verified", migrators: list | None = None) -> Diagnosis:
-    """Read the snapshot (read-only) and build the :class:`Diagnosis` with its findings."""
+             legacy: str = "email_verified", migrators: list | None = None,
+             counts: dict[str, int] | None = None) -> Diagnosis:
+    """Read the snapshot (read-only) and build the :class:`Diagnosis` with its findings.
+
+    ``counts`` are the snapshot's row counts when they are known already (phase 01 counts the
+    copy it fetches); without them every table is counted here.
+    """
     # count(*) walks a whole index of each table, the one cost that grows with the mail tables:
     # it runs on its own thread (sqlite3 releases the GIL while it steps) as the rest is read.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="row-counts") as pool:
-        counting = pool.submit(schema.row_counts, db_path)
+        counting = pool.submit(schema.row_counts, db_path) if counts is None else None
         snap = schema.snapshot(db_path)
         history = history_from_db(db_path, files)
         case = schema.verified_column_case(snap, legacy, wanted)
@@ -89,7 +94,7 @@ def diagnose(db_path: str | Path, files: list[str], *, system_user_email: str, w
             column_case=case,
             system_user=system_user_state(db_path, snap, system_user_email, (wanted, legacy)),
             differing_verified=count_differing(db_path, snap, wanted, legacy),
-            counts=counting.result(),
+            counts=counting.result() if counting else dict(counts),
             migrators=list(migrators or []),
             has_webhooks="webhooks" in snap["tables"],
             has_bounce_reason="bounce_reason" in schema.columns_of(snap, "emails"),

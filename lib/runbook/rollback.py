@@ -395,6 +395,41 @@ def rows_lost_chart(rows: list[dict]):
     return fig
 
 
+@dataclass
+class RollbackPlan:
+    """What the rollback will undo after the restore, and whether that is safe."""
+
+    restored: MigrationHistory  # the knex history the restored database will have
+    runbook_migrations: list[str]  # migrations a runbook run applied after the backup
+    batches: list[int]  # batches to roll back after the restore, newest first
+    blocked: str  # why rolling back is unsafe ('' when it is safe)
+    commits: list[dict]  # the runbook's deploy commits after the backup
+    kept: list[Change]  # migration files to keep on disk although their commit is reverted
+    idle: bool  # the live database already is the backup and nothing needs reverting
+    rows: list[dict]  # the plan, step by step
+
+    @property
+    def evidence(self) -> str:
+        """One line for the 'migration rollback is safe' check."""
+        undone = [n for n in self.runbook_migrations if n not in self.restored.applied_names]
+        return self.blocked or (f"restored history: {len(self.restored.applied)} migrations, last batch "
+                                f"{self.restored.last_batch}; undone by the restore itself: {', '.join(undone) or 'nothing'}; "
+                                f"to roll back after it: {self.batches or 'nothing'}")
+
+
+def plan_rollback(target, params: Params, run_dir: Path, choice: BackupChoice) -> RollbackPlan:
+    """Read the backup's history, the runbook's records and commits, and plan every step (changes nothing)."""
+    app, db = params.app, params.app.path("database")
+    restored = restored_history(target, choice.backup["path"], app.path("migrations"))
+    ours = runbook_migrations_after(same_database_runs(params, run_dir), choice.backup["created"])
+    batches, blocked = migrations_to_roll_back(restored, ours)
+    commits = runbook_commits(target, app.root, params.deploy.commit_message, choice.backup["created"])
+    kept = keep_applied_migration_files(target, app.root, app.path("migrations"), commits, restored.applied_names, apply=False)
+    idle = live_matches_backup(target, db, choice.backup) and not batches and all(c["reverted"] for c in commits)
+    return RollbackPlan(restored, ours, batches, blocked, commits, kept, idle,
+                        plan_rows(choice, db, batches, blocked, commits, kept, params))
+
+
 def plan_rows(choice: BackupChoice, database: str, batches: list[int], blocked: str, commits: list[dict],
               kept: list[Change], params: Params) -> list[dict]:
     """The rollback, step by step, as the dry run shows it and the applying run carries it out."""
@@ -441,4 +476,4 @@ def database_sha256(target, db: str) -> str:
 
 __all__ = ["BackupChoice", "find_backup", "backups_in_record", "runbook_migrations_after", "migrations_to_roll_back",
            "rollback_migrations", "runbook_commits", "revert_commits", "keep_applied_migration_files",
-           "build_if_needed", "rows_lost_chart", "plan_rows", "restored_history", "live_matches_backup", "database_sha256"]
+           "build_if_needed", "rows_lost_chart", "RollbackPlan", "plan_rollback", "plan_rows", "restored_history", "live_matches_backup", "database_sha256"]

@@ -117,6 +117,27 @@ def row_counts(path: str | Path, *, workers: int = 2) -> dict[str, int]:
     return {n: counts[n] for n in names}
 
 
+def compare_row_counts(before: dict[str, int], after: dict[str, int],
+                       may_grow: frozenset = frozenset({"users", "knex_migrations"})) -> tuple[pd.DataFrame, bool, str]:
+    """Row counts before and after a repair: the table, whether no row was lost, and the evidence.
+
+    The migration lock table is not data (knex may recreate its row), so it never counts as lost;
+    tables outside ``may_grow`` that grew are named, as live writes went on.
+
+    >>> frame, ok, evidence = compare_row_counts({"users": 5, "emails": 9}, {"users": 6, "emails": 8})
+    >>> frame.to_dict("records")[0], ok, evidence
+    ({'table': 'emails', 'before': 9, 'after': 8, 'delta': -1}, False, 'emails: -1')
+    """
+    frame = pd.DataFrame([{"table": t, "before": before.get(t, 0), "after": after.get(t, 0),
+                           "delta": after.get(t, 0) - before.get(t, 0)} for t in sorted(set(before) | set(after))],
+                         columns=["table", "before", "after", "delta"])
+    lost = frame[(frame.delta < 0) & (frame.table != "knex_migrations_lock")]
+    if not lost.empty:
+        return frame, False, ", ".join(f"{r.table}: {r.delta}" for r in lost.itertuples())
+    grew = sorted(set(frame[frame.delta > 0].table) - may_grow)
+    return frame, True, f"tables that grew (live writes): {', '.join(grew) or 'none'}"
+
+
 def _quoted(name: str) -> str:
     return name.replace('"', '""')
 
