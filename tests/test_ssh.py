@@ -266,6 +266,30 @@ def test_snapshot_fetched_while_the_host_verifies_it(ssh_target, tmp_path):
         assert con.execute("SELECT count(*) FROM emails").fetchone()[0] == 5000
 
 
+def test_snapshot_whose_transfer_is_damaged_fails_and_keeps_no_copy(tmp_path):
+    """A fetched copy that does not hash to the host's SHA-256 is deleted, and the backup does not count."""
+    import sqlite3
+
+    from runbook import backup
+    from runbook.errors import BackupError
+
+    class DamagingTarget(LocalTarget):
+        def fetch(self, path, local_path):
+            super().fetch(path, local_path)
+            with open(local_path, "r+b") as f:
+                f.seek(200)
+                f.write(b"\x00bit rot")
+            return Path(local_path)
+
+    db = tmp_path / "live.sqlite"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE emails (id INTEGER PRIMARY KEY, body TEXT)")
+    local = tmp_path / "fetched" / "snapshot.sqlite"
+    with pytest.raises(BackupError, match="does not match its SHA-256; the transfer was damaged"):
+        backup.snapshot(DamagingTarget(), str(db), str(tmp_path / "backups"), fetch_to=local)
+    assert not local.exists()
+
+
 def test_target_env_applies_to_every_command_and_merges(sshd):
     from runbook.ssh import SSHTarget
 

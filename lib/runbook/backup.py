@@ -100,7 +100,9 @@ def snapshot(target, db: str, backup_dir: str, *, label: str = "ultrazend_backup
         fetching = pool.submit(_fetch_hashed, target, dest, Path(fetch_to))
         backup = verify_snapshot(target, dest, seconds=seconds)
         got = fetching.result()
-    _check_fetched(dest, Path(fetch_to), got, backup.sha256)
+    if got != backup.sha256:
+        Path(fetch_to).unlink(missing_ok=True)
+        raise BackupError(f"the fetched copy of {dest} does not match its SHA-256; the transfer was damaged.")
     return backup
 
 
@@ -133,13 +135,6 @@ def verify_snapshot(target, path: str, *, seconds: float = 0.0, expected_sha256:
     return backup
 
 
-def fetch_verified(target, path: str, local_path: Path, sha256: str) -> Path:
-    """Fetch a backup to the workstation and check it against its SHA-256."""
-    local_path = Path(local_path)
-    _check_fetched(path, local_path, _fetch_hashed(target, path, local_path), sha256)
-    return local_path
-
-
 def _fetch_hashed(target, path: str, local_path: Path) -> str:
     """Copy a host file to ``local_path``; the SHA-256 of the copy."""
     fetch_sha256 = getattr(target, "fetch_sha256", None)
@@ -147,12 +142,6 @@ def _fetch_hashed(target, path: str, local_path: Path) -> str:
         return fetch_sha256(path, local_path)
     target.fetch(path, local_path)
     return local_sha256(local_path)
-
-
-def _check_fetched(path: str, local_path: Path, got: str, sha256: str) -> None:
-    if got != sha256:
-        local_path.unlink(missing_ok=True)
-        raise BackupError(f"the fetched copy of {path} does not match its SHA-256; the transfer was damaged.")
 
 
 def archive_dirs(target, root: str, names: list[str], dest: str) -> dict:
