@@ -15,7 +15,6 @@ True
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 from . import sqlite
 from .changes import Change
 from .errors import BackupError, TargetError
+from .manifest import sha256_file
 from .target import host_sha256
 
 
@@ -57,14 +57,6 @@ def remote_sha256(target, path: str) -> str:
         return host_sha256(target, path)
     except TargetError as exc:
         raise BackupError(str(exc)) from exc
-
-
-def local_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def snapshot(target, db: str, backup_dir: str, *, label: str = "ultrazend_backup",
@@ -141,7 +133,7 @@ def _fetch_hashed(target, path: str, local_path: Path) -> str:
     if callable(fetch_sha256):  # SSHTarget hashes while it writes: one pass over a big file, not two
         return fetch_sha256(path, local_path)
     target.fetch(path, local_path)
-    return local_sha256(local_path)
+    return sha256_file(local_path)
 
 
 def archive_dirs(target, root: str, names: list[str], dest: str) -> dict:

@@ -61,7 +61,8 @@ _exporters = threading.local()
 
 # The lab template's code cells, without bleach's clean_html over the highlighted source: pygments
 # has escaped every character of it already, and that second pass was three quarters of a phase's
-# rendering time. Outputs (text/html, markdown, SVG) are still sanitized by the lab template.
+# rendering time. Outputs are not sanitized by nbconvert (its sanitize_html is off): host text is
+# escaped where the library builds HTML (Phase.check, Phase.finish, pandas tables).
 _RUNBOOK_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {% block input %}
 <div class="jp-CodeMirrorEditor jp-Editor jp-InputArea-editor" data-type="inline">
